@@ -1,0 +1,38 @@
+"""Optional progress bars (tqdm is an optional dependency)."""
+
+import warnings
+from contextlib import contextmanager
+
+
+class _NoBar:
+    def update(self, record):
+        pass
+
+
+class _TqdmBar:
+    def __init__(self, bar):
+        self._bar = bar
+
+    def update(self, record):
+        if "objective" in record:
+            self._bar.set_postfix(objective=f"{record['objective']:.6g}")
+        self._bar.update(1)
+
+
+@contextmanager
+def progress_bar(total, enabled, desc):
+    if not enabled:
+        yield _NoBar()
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn("show_progress=True needs tqdm (pip install 'fastmf[progress]'); "
+                      "fitting without a progress bar.", RuntimeWarning, stacklevel=3)
+        yield _NoBar()
+        return
+    bar = tqdm(total=total, desc=desc, unit="it")
+    try:
+        yield _TqdmBar(bar)
+    finally:
+        bar.close()

@@ -1,0 +1,116 @@
+"""Slow dense twins of the kernels, for tests only. Written for clarity, in float64."""
+
+import numpy as np
+
+
+def dense_weights_targets(A, *, w0, confidence, alpha, epsilon, target, row_weights=None,
+                          col_weights=None):
+    """Dense (m, n) arrays: mask of stored entries, weight and target of each entry."""
+    A = A.tocoo()
+    m, n = A.shape
+    mask = np.zeros((m, n), bool)
+    vals = np.zeros((m, n))
+    mask[A.row, A.col] = True
+    np.add.at(vals, (A.row, A.col), A.data.astype(np.float64))
+    if confidence == "none":
+        kappa = np.ones((m, n))
+    elif confidence == "linear":
+        kappa = 1 + alpha * vals
+    else:
+        kappa = 1 + alpha * np.log1p(vals / epsilon)
+    if row_weights is not None or col_weights is not None:
+        r = np.ones(m) if row_weights is None else np.asarray(row_weights, float)
+        c = np.ones(n) if col_weights is None else np.asarray(col_weights, float)
+        weight = w0 + r[:, None] * c[None, :] * kappa
+    else:
+        weight = kappa
+    tgt = np.ones((m, n)) if target == "binary" else vals
+    return mask, weight, tgt
+
+
+def penalties(mask, reg, reg_exponent, w0):
+    m, n = mask.shape
+    if reg_exponent == 0:
+        return np.full(m, reg), np.full(n, reg)
+    return (reg * (mask.sum(1) + w0 * n) ** reg_exponent,
+            reg * (mask.sum(0) + w0 * m) ** reg_exponent)
+
+
+def dense_objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0,
+                    target="binary", reg=0.0, reg_exponent=0.0, row_weights=None,
+                    col_weights=None, user_biases=None, item_biases=None, global_mean=0.0):
+    mask, weight, tgt = dense_weights_targets(
+        A, w0=w0, confidence=confidence, alpha=alpha, epsilon=epsilon, target=target,
+        row_weights=row_weights, col_weights=col_weights)
+    U = np.asarray(U, float)
+    V = np.asarray(V, float)
+    pred = U @ V.T
+    bu = np.zeros(U.shape[0]) if user_biases is None else np.asarray(user_biases, float)
+    bi = np.zeros(V.shape[0]) if item_biases is None else np.asarray(item_biases, float)
+    if user_biases is not None:
+        pred = pred + global_mean + bu[:, None] + bi[None, :]
+    obs = np.sum(np.where(mask, weight * (tgt - pred) ** 2, 0.0))
+    unobs = w0 * np.sum(np.where(mask, 0.0, pred ** 2))
+    lu, lv = penalties(mask, reg, reg_exponent, w0)
+    regterm = lu @ ((U ** 2).sum(1) + bu ** 2) + lv @ ((V ** 2).sum(1) + bi ** 2)
+    return obs + unobs + regterm
+
+
+def row_systems(A, Y, *, w0, lam, offsets=None, **weighting):
+    """For each row i of A: the dense system (M_i, b_i) of the WALS update with Y fixed."""
+    mask, weight, tgt = dense_weights_targets(A, w0=w0, **weighting)
+    m, n = mask.shape
+    Y = np.asarray(Y, float)
+    off = np.zeros(n) if offsets is None else np.asarray(offsets, float)
+    k = Y.shape[1]
+    out = []
+    for i in range(m):
+        # Full-weight form, straight from the objective: observed entries weigh w_ij,
+        # unobserved ones w0 with target 0.
+        wrow = np.where(mask[i], weight[i], w0)
+        trow = np.where(mask[i], tgt[i] - off, 0.0)
+        M = (Y * wrow[:, None]).T @ Y + lam[i] * np.eye(k)
+        b = Y.T @ (wrow * trow)
+        out.append((M, b))
+    return out
+
+
+def exact_rows(A, Y, **kw):
+    return np.array([np.linalg.solve(M, b) for M, b in row_systems(A, Y, **kw)])
+
+
+def cg_rows(A, X0, Y, *, cg_steps, **kw):
+    """Plain CG from X0, ``cg_steps`` steps per row, on the dense systems."""
+    X = np.array(X0, float)
+    for i, (M, b) in enumerate(row_systems(A, Y, **kw)):
+        x = X[i]
+        r = b - M @ x
+        p = r.copy()
+        rs = r @ r
+        for _ in range(cg_steps):
+            if rs <= 1e-20:
+                break
+            ap = M @ p
+            step = rs / (p @ ap)
+            x = x + step * p
+            r = r - step * ap
+            rs_new = r @ r
+            p = r + (rs_new / rs) * p
+            rs = rs_new
+        X[i] = x
+    return X
+
+
+def brute_topk(scores, k, exclude_mask=None):
+    """Dense top-k, ties to the lower id; excluded entries never returned."""
+    scores = np.asarray(scores, float).copy()
+    q, n = scores.shape
+    ids = np.full((q, k), -1)
+    vals = np.full((q, k), -np.inf)
+    for r in range(q):
+        cand = [j for j in range(n) if exclude_mask is None or not exclude_mask[r, j]]
+        cand.sort(key=lambda j: (-scores[r, j], j))
+        top = cand[:k]
+        ids[r, :len(top)] = top
+        vals[r, :len(top)] = scores[r, top]
+    return ids, vals

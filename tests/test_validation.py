@@ -1,0 +1,151 @@
+"""Every malformed input raises a clear error before any kernel runs."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastmf
+from fastmf import WALS
+
+from conftest import random_csr
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("factors", 0, r"The 'factors' parameter of WALS must be an int in the range \[1, inf\]. "
+                   r"Got 0 instead."),
+    ("factors", 2.5, "'factors'"),
+    ("factors", True, "'factors'"),
+    ("reg", -0.1, "'reg' parameter of WALS"),
+    ("reg", float("nan"), "'reg' parameter of WALS"),
+    ("w0", -1.0, "'w0' parameter of WALS"),
+    ("alpha", -1.0, "'alpha'"),
+    ("epsilon", 0.0, "'epsilon'"),
+    ("solver", "lu", "'solver' parameter of WALS must be one of 'cg', 'cholesky'"),
+    ("confidence", "exp", "'confidence'"),
+    ("target", "rating", "'target'"),
+    ("cg_steps", 0, "'cg_steps'"),
+    ("iterations", -1, "'iterations'"),
+    ("dtype", np.int32, "'dtype' parameter of WALS must be float32 or float64"),
+    ("dtype", "float16", "'dtype'"),
+    ("num_threads", -2, "'num_threads'"),
+    ("num_threads", 10**6, "NUMBA_NUM_THREADS"),
+    ("random_state", "seed", "'random_state'"),
+    ("reg_exponent", -1, "'reg_exponent'"),
+    ("row_weights", [1.0, -1.0], "'row_weights'"),
+    ("col_weights", [[1.0]], "'col_weights'"),
+])
+def test_bad_parameters_raise(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        WALS(**{name: value})
+
+
+def test_biases_need_observed_only_model():
+    with pytest.raises(ValueError, match="biases"):
+        WALS(biases=True, w0=1.0)
+
+
+def _corrupt(A, **arrays):
+    B = A.copy()
+    for key, val in arrays.items():
+        setattr(B, key, val)
+    return B
+
+
+@pytest.fixture
+def A():
+    return random_csr(10, 8, 0.3, 0)
+
+
+def test_bad_matrices_raise(A):
+    model = WALS(factors=2, iterations=1)
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        model.fit(A.toarray())
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        model.fit([[1, 2], [3, 4]])
+    bad = A.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.fit(bad)
+    bad.data[0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.fit(bad)
+    neg = A.copy()
+    neg.data[0] = -1
+    with pytest.raises(ValueError, match="negative values"):
+        model.fit(neg)
+    # Signed values are fine without confidence weighting.
+    WALS(factors=2, iterations=1, confidence="none", target="value").fit(neg)
+    with pytest.raises(TypeError, match="real numbers"):
+        model.fit(sp.csr_array(A.astype(np.complex128)))
+
+
+def test_corrupt_csr_structure_raises_not_crashes(A):
+    model = WALS(factors=2, iterations=1)
+    idx = A.indices.copy()
+    idx[0] = 10**6
+    with pytest.raises(ValueError, match="column indices"):
+        model.fit(_corrupt(A, indices=idx))
+    idx[0] = -5
+    with pytest.raises(ValueError, match="column indices"):
+        model.fit(_corrupt(A, indices=idx))
+    ptr = A.indptr.copy()
+    ptr[3], ptr[4] = ptr[4], ptr[3] - 1
+    with pytest.raises(ValueError, match="indptr"):
+        model.fit(_corrupt(A, indptr=ptr))
+    ptr = A.indptr.copy()
+    ptr[-1] = A.nnz + 100
+    with pytest.raises(ValueError, match="indptr"):
+        model.fit(_corrupt(A, indptr=ptr))
+    with pytest.raises(ValueError, match="indptr"):
+        model.fit(_corrupt(A, indptr=A.indptr[:-2]))
+
+
+def test_weight_vectors_must_match_the_matrix(A):
+    with pytest.raises(ValueError, match="row_weights.*10 rows"):
+        WALS(factors=2, iterations=1, row_weights=np.ones(3)).fit(A)
+    with pytest.raises(ValueError, match="col_weights.*8 columns"):
+        WALS(factors=2, iterations=1, col_weights=np.ones(9)).fit(A)
+
+
+def test_methods_validate_ids_and_shapes(A):
+    with pytest.raises(fastmf.NotFittedError):
+        WALS().recommend([0])
+    model = WALS(factors=2, iterations=2, random_state=0).fit(A)
+    with pytest.raises(ValueError, match=r"users must lie in \[0, 10\)"):
+        model.recommend([10])
+    with pytest.raises(ValueError, match="users must lie"):
+        model.recommend([-1])
+    with pytest.raises(ValueError, match="integer ids"):
+        model.recommend(["a"])
+    with pytest.raises(ValueError, match="'k' parameter of recommend"):
+        model.recommend([0], k=0)
+    with pytest.raises(ValueError, match="A must have 10 rows"):
+        model.recommend([0], A=random_csr(9, 8, 0.3, 0))
+    with pytest.raises(ValueError, match="items must lie"):
+        model.similar_items([8])
+    with pytest.raises(ValueError, match="same length"):
+        model.predict([0, 1], [0])
+    with pytest.raises(ValueError, match="A_rows must have 8 columns"):
+        model.fold_in(random_csr(2, 7, 0.3, 0))
+    with pytest.raises(ValueError, match="A must have 8 columns"):
+        model.loss(random_csr(10, 7, 0.3, 0))
+
+
+def test_load_rejects_foreign_files(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.ones(3))
+    with pytest.raises(ValueError, match="not a fastmf model"):
+        fastmf.load(path)
+
+
+def test_empty_and_degenerate_matrices():
+    empty = sp.csr_array((5, 4))
+    model = WALS(factors=2, iterations=2, random_state=0, solver="cholesky").fit(empty)
+    assert np.all(model.user_factors == 0) and np.all(model.item_factors == 0)
+    WALS(factors=2, iterations=2, random_state=0, solver="cg").fit(empty)
+    ids, _ = model.recommend([0], k=2)
+    assert ids.shape == (1, 2)
+    WALS(factors=3, iterations=2).fit(sp.csr_array((0, 4)))
+    with pytest.warns(RuntimeWarning, match="singular"):
+        WALS(factors=2, iterations=1, w0=0, reg=0, solver="cholesky", confidence="none",
+             target="value").fit(empty)
