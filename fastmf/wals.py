@@ -8,7 +8,7 @@ import numpy as np
 from . import _validation as v
 from ._base import FactorModel, _register
 from ._kernels.partition import _balanced_chunks
-from ._kernels.wals import _wals_rows_cg, _wals_rows_cholesky
+from ._kernels.wals import _wals_rows_cg, _wals_rows_cholesky, cg_block_nnz
 from ._objective import check_weighting, objective_value
 from ._progress import progress_bar
 from ._threads import n_chunks_for, thread_context
@@ -227,7 +227,8 @@ class WALS(FactorModel):
             gram = (Y.T @ Y) * dtype.type(side.w0)
         if self.solver == "cg":
             _wals_rows_cg(side.indptr, side.indices, side.values, Xa, Ya, offsets, gram,
-                          side.lam, *side.kargs, self.cg_steps, side.max_nnz, side.chunks)
+                          side.lam, *side.kargs, self.cg_steps, side.block_nnz,
+                          side.chunks)
             failed = 0
         else:
             failed = _wals_rows_cholesky(side.indptr, side.indices, side.values, Xa, Ya,
@@ -250,6 +251,7 @@ class _Side:
         row_nnz = csr.row_nnz()
         self.lam = weighting.row_penalty(row_nnz, n_other, dtype)
         self.max_nnz = max(1, int(row_nnz.max(initial=0)))
+        self.block_nnz = cg_block_nnz(self.max_nnz, k, np.dtype(dtype).itemsize)
         self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
         self.zero_offsets = np.zeros(n_other, dtype)
 

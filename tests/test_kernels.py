@@ -49,9 +49,11 @@ def _call(solver, csr, w, X, Y, offsets, lam, cg_steps=3):
     kargs = w.kernel_args(csr.shape, False, X.dtype)
     max_nnz = max(1, int(csr.row_nnz().max()))
     chunks = _balanced_chunks(csr.indptr, X.shape[1], 4)
+    # A small block budget, so that blocks of several sizes (and lone rows) occur.
+    block_nnz = max(max_nnz, 12)
     if solver == "cg":
         _wals_rows_cg(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam, *kargs,
-                      cg_steps, max_nnz, chunks)
+                      cg_steps, block_nnz, chunks)
         return 0
     return _wals_rows_cholesky(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam,
                                *kargs, max_nnz, chunks)

@@ -34,8 +34,8 @@ def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, 
                 for a in range(k):
                     dot += float(x[a]) * float(y[a])
                 v = float(values[idx])
-                w = _obs_weight(v, rs, float(col_scale[j]), w0, kind, alpha, eps, has_scale)
-                err = _obs_target(v, binary) - ro - float(col_offsets[j]) - dot
+                w = _obs_weight(v, rs, float(col_scale[j]), w0, kind, alpha, eps, has_scale, 1.0)
+                err = _obs_target(v, binary, 1.0) - ro - float(col_offsets[j]) - dot
                 so += w * err * err
                 ss += dot * dot
         obs[c] = so

@@ -29,3 +29,4 @@ def _balanced_chunks(indptr, per_row_cost, n_chunks):
         bounds[c] = n_rows
         c += 1
     return bounds
+

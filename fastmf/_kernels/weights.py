@@ -14,25 +14,29 @@ from numba import njit
 CONFIDENCE_KINDS = {"none": 0, "linear": 1, "log": 2}
 
 
+# ``one`` is 1 in the kernel's float type: a bare literal 1 is an int64 to Numba and would
+# promote float32 arithmetic to float64.
+
+
 @njit(cache=True, inline="always")
-def _confidence(a, kind, alpha, eps):
+def _confidence(a, kind, alpha, eps, one):
     if kind == 1:
-        return 1 + alpha * a
+        return one + alpha * a
     if kind == 2:
-        return 1 + alpha * np.log1p(a / eps)
-    return a * 0 + 1
+        return one + alpha * np.log1p(a / eps)
+    return one
 
 
 @njit(cache=True, inline="always")
-def _obs_weight(a, rs, cs, w0, kind, alpha, eps, has_scale):
-    c = _confidence(a, kind, alpha, eps)
+def _obs_weight(a, rs, cs, w0, kind, alpha, eps, has_scale, one):
+    c = _confidence(a, kind, alpha, eps, one)
     if has_scale:
         return w0 + rs * cs * c
     return c
 
 
 @njit(cache=True, inline="always")
-def _obs_target(a, binary):
+def _obs_target(a, binary, one):
     if binary:
-        return a * 0 + 1
+        return one
     return a
