@@ -65,7 +65,7 @@ def main():
 
     def ours(solver):
         def fit(iters, track=False):
-            m = fastmf.WALS(args.factors, w0=1.0, alpha=args.alpha, reg=args.reg,
+            m = fastmf.WALS(args.factors, w0=1.0, alpha=args.alpha, reg=args.reg, reg_exponent=0.0,
                             solver=solver, cg_steps=3, iterations=iters,
                             num_threads=args.threads, random_state=0)
             return m.fit(A, track_objective=track)

@@ -49,7 +49,7 @@ class WALS(FactorModel):
         Embedding dimension d.
     w0 : float, default 1.0
         Weight of each unobserved entry (whose target is 0). 0 ignores unobserved entries.
-    alpha : float, default 10.0
+    alpha : float, default 1.0
         Confidence scale.
     confidence : {'linear', 'log', 'none'}, default 'linear'
         Confidence :math:`\kappa(a)`: ``1 + alpha * a``, ``1 + alpha * log(1 + a / epsilon)``
@@ -63,11 +63,15 @@ class WALS(FactorModel):
         Frequency-based observation weights as in weighted MF: when either is given, an
         observed entry weighs :math:`w_0 + r_i c_j \kappa(a_{ij})` (a missing side counts
         as 1).
-    reg : float, default 0.01
+    reg : float, default 0.005
         :math:`\lambda`, the ridge penalty.
-    reg_exponent : float, default 0.0
+    reg_exponent : float, default 1.0
         :math:`\nu` in the frequency-scaled penalty :math:`s_i = (|\Omega_i| + w_0 n)^\nu`
-        (Rendle et al. 2021); 0 gives the plain penalty.
+        (Rendle et al. 2021); 0 gives the plain penalty :math:`\lambda`. Scaling by the
+        row's total weight keeps one ``reg`` sensible across data sets of different sizes:
+        the defaults (``alpha=1, reg=0.005, reg_exponent=1``) were within a few percent of
+        the best validation NDCG@20 found by grid search on MovieLens 100K and on
+        synthetic power-law data, where a plain ``reg`` had to be re-tuned for each.
     biases : bool, default False
         Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
@@ -103,9 +107,9 @@ class WALS(FactorModel):
                     "row_weights", "col_weights", "reg", "reg_exponent", "biases", "solver",
                     "cg_steps", "iterations", "dtype", "num_threads", "random_state")
 
-    def __init__(self, factors=64, *, w0=1.0, alpha=10.0, confidence="linear", epsilon=1.0,
-                 target="binary", row_weights=None, col_weights=None, reg=0.01,
-                 reg_exponent=0.0, biases=False, solver="cg", cg_steps=3, iterations=15,
+    def __init__(self, factors=64, *, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
+                 target="binary", row_weights=None, col_weights=None, reg=0.005,
+                 reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
                  dtype=np.float32, num_threads=None, random_state=None):
         owner = type(self).__name__
         self.factors = v.check_int(owner, "factors", factors, low=1)

@@ -9,8 +9,9 @@ from fastmf import WALS
 from _reference import brute_topk, dense_objective
 from conftest import random_csr
 
-IMPLICIT = dict(w0=1.0, confidence="linear", alpha=2.0, target="binary", reg=0.1)
-EXPLICIT = dict(w0=0.0, confidence="none", target="value", reg=0.5, biases=True)
+IMPLICIT = dict(w0=1.0, confidence="linear", alpha=2.0, target="binary", reg=0.1, reg_exponent=0.0)
+EXPLICIT = dict(w0=0.0, confidence="none", target="value", reg=0.5, reg_exponent=0.0,
+                biases=True)
 
 
 def _fit(A, **kw):
@@ -29,7 +30,8 @@ def test_objective_never_increases_across_cholesky_sweeps(small_counts, params):
     assert obj[-1] < obj[0]
 
 
-@pytest.mark.parametrize("params", [IMPLICIT, EXPLICIT])
+@pytest.mark.parametrize("params", [IMPLICIT, EXPLICIT,
+                                    dict(IMPLICIT, reg=0.01, reg_exponent=1.0)])
 def test_history_objective_is_the_exact_objective(small_counts, params):
     model = _fit(small_counts, **params)
     kw = {k: val for k, val in params.items() if k != "biases"}
