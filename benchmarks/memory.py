@@ -41,14 +41,14 @@ print(json.dumps(dict(before=before, peak=peak, csr=csr, transpose=transpose, fa
 """
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--items", type=int, default=20_000)
     p.add_argument("--nnz", type=int, default=5_700_000)
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--solver", default="cg,cholesky")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     print(f"machine: {machine()}")
     rows = {}
     for solver in args.solver.split(","):

@@ -113,11 +113,11 @@ QUICK = {
 }
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a small grid")
     p.add_argument("--iterations", type=int, default=15)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     A = load_ml100k_positives()
     train, test = holdout(A, 0.2, 0)
     fit_part, valid = holdout(train, 0.2, 1)

@@ -40,7 +40,7 @@ def per_iteration(fits, repeats):
     return {name: (statistics.median(v), v) for name, v in out.items()}
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--items", type=int, default=20_000)
@@ -53,7 +53,7 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-implicit", action="store_true")
     p.add_argument("--solvers", default="cg,cholesky")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
         args.users, args.items, args.nnz = 20_000, 5_000, 600_000
 
