@@ -49,6 +49,25 @@ class Weighting:
         return (float(self.w0), rs, cs, CONFIDENCE_KINDS[self.confidence], float(self.alpha),
                 float(self.epsilon), self.target == "binary", has_scale)
 
+    def weights_and_targets(self, csr):
+        """Weight and target of every stored entry of ``csr`` as float64 arrays (NumPy; for
+        O(nnz) summaries outside the kernels)."""
+        a = csr.data[:csr.nnz].astype(np.float64)
+        if self.confidence == "linear":
+            kappa = 1 + self.alpha * a
+        elif self.confidence == "log":
+            kappa = 1 + self.alpha * np.log1p(a / self.epsilon)
+        else:
+            kappa = np.ones_like(a)
+        if self.row_weights is not None or self.col_weights is not None:
+            m, n = csr.shape
+            rw = np.ones(m) if self.row_weights is None else self.row_weights
+            cw = np.ones(n) if self.col_weights is None else self.col_weights
+            rows = np.repeat(np.arange(m), csr.row_nnz())
+            kappa = self.w0 + rw[rows] * cw[csr.indices[:csr.nnz]] * kappa
+        targets = np.ones_like(a) if self.target == "binary" else a
+        return kappa, targets
+
     def row_penalty(self, row_nnz, n_cols, dtype):
         """Per-row ridge penalty lam_i = reg * (nnz_i + w0 * n_cols) ** reg_exponent."""
         if self.reg_exponent == 0:

@@ -264,15 +264,6 @@ def _weighted_target_mean(csr, w):
     """Weighted mean of the observed targets: the fixed global mean of a biased model."""
     if csr.nnz == 0:
         return 0.0
-    a = csr.data.astype(np.float64)
-    kappa = {"none": np.ones_like(a), "linear": 1 + w.alpha * a,
-             "log": 1 + w.alpha * np.log1p(a / w.epsilon)}[w.confidence]
-    if w.row_weights is not None or w.col_weights is not None:
-        m, n = csr.shape
-        rw = np.ones(m) if w.row_weights is None else w.row_weights
-        cw = np.ones(n) if w.col_weights is None else w.col_weights
-        rows = np.repeat(np.arange(m), csr.row_nnz())
-        kappa = w.w0 + rw[rows] * cw[csr.indices] * kappa
-    t = np.ones_like(a) if w.target == "binary" else a
-    total = kappa.sum()
-    return float((kappa * t).sum() / total) if total > 0 else 0.0
+    weights, targets = w.weights_and_targets(csr)
+    total = weights.sum()
+    return float((weights * targets).sum() / total) if total > 0 else 0.0

@@ -114,3 +114,35 @@ def brute_topk(scores, k, exclude_mask=None):
         ids[r, :len(top)] = top
         vals[r, :len(top)] = scores[r, top]
     return ids, vals
+
+
+def sgd_epoch_reference(order, A, U, V, ub, vb, *, mu, lr, w0, gravity, lam_rows, lam_cols,
+                        has_b, **weighting):
+    """One SGD epoch applied entry by entry in ``order`` (constant step), then the gravity
+    rows: the same updates as the Hogwild kernel on one thread, in float64."""
+    A = A.tocsr()
+    U, V = np.array(U, float), np.array(V, float)
+    ub, vb = np.array(ub, float), np.array(vb, float)
+    m, n = A.shape
+    rows = np.repeat(np.arange(m), np.diff(A.indptr))
+    row_nnz = np.maximum(np.diff(A.indptr), 1)
+    col_nnz = np.maximum(np.bincount(A.indices, minlength=n), 1)
+    mask, weight, tgt = dense_weights_targets(A, w0=w0, **weighting)
+    corr = w0 if gravity else 0.0
+    for e in order:
+        i, j = rows[e], A.indices[e]
+        dot = U[i] @ V[j]
+        p = dot + (mu + ub[i] + vb[j] if has_b else 0.0)
+        g = 2 * (weight[i, j] * (p - tgt[i, j]) - corr * dot)
+        lu, lv = lam_rows[i] / row_nnz[i], lam_cols[j] / col_nnz[j]
+        u_old = U[i].copy()
+        U[i] = u_old - lr * (g * V[j] + 2 * lu * u_old)
+        V[j] = V[j] - lr * (g * u_old + 2 * lv * V[j])
+        if has_b:
+            bi, cj = ub[i], vb[j]
+            ub[i] = bi - lr * (g + 2 * lu * bi)
+            vb[j] = cj - lr * (g + 2 * lv * cj)
+    if gravity:
+        U = U - lr * 2 * w0 * U @ (V.T @ V)
+        V = V - lr * 2 * w0 * V @ (U.T @ U)
+    return U, V, ub, vb

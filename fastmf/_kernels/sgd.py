@@ -1,0 +1,160 @@
+"""Hogwild SGD epochs on the weighted objective.
+
+Threads update the shared factors without locks (Recht et al. 2011), each walking its own
+contiguous slice of a fresh random permutation of the observed entries. Per entry (i, j) the
+step follows the gradient of
+
+    w_ij (t_ij - p_ij)^2 - w0 <u_i, v_j>^2 + lam_i / |row i| (|u_i|^2 + b_i^2)
+                                           + lam_j / |col j| (|v_j|^2 + c_j^2)
+
+whose sum over the entries, plus the per-row Gram terms ``w0 u_i^T (V^T V) u_i`` (applied by
+:func:`_sgd_gravity_rows`), is exactly the objective WALS minimizes. Negative sampling
+replaces the Gram terms by sampled unobserved entries (an approximation).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .weights import _obs_target, _obs_weight
+
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+SCHEDULES = {"constant": 0, "inverse": 1, "adagrad": 2}
+
+
+@njit(cache=True, inline="always")
+def _xorshift(state):
+    """One step of xorshift64*; returns (new state, 53-bit uniform float in [0, 1))."""
+    x = state
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    out = x * np.uint64(2685821657736338717)
+    return x, float(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u, lam_v,
+              lr, schedule, has_b, k, zero, two, tiny):
+    """One stochastic step on entry (i, j): prediction, gradient, update (old values used
+    on both sides). ``w0_corr`` is the weight of the -w0 <u, v>^2 correction (0 when the
+    unobserved term is not handled by gravity). ``zero``, ``two``, ``tiny`` are constants of
+    the factors' float type (bare literals would promote float32 to float64)."""
+    dot = zero
+    for q in range(k):
+        dot += U[i, q] * V[j, q]
+    p = dot
+    if has_b:
+        p += mu + ub[i] + vb[j]
+    g = two * (w * (p - t) - w0_corr * dot)
+    if schedule == 2:
+        eps = tiny
+        for q in range(k):
+            uq = U[i, q]
+            vq = V[j, q]
+            gu = g * vq + two * lam_u * uq
+            gv = g * uq + two * lam_v * vq
+            g2u[i, q] += gu * gu
+            g2v[j, q] += gv * gv
+            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + eps)
+            V[j, q] = vq - lr * gv / np.sqrt(g2v[j, q] + eps)
+        if has_b:
+            gb = g + two * lam_u * ub[i]
+            gc = g + two * lam_v * vb[j]
+            g2ub[i] += gb * gb
+            g2vb[j] += gc * gc
+            ub[i] -= lr * gb / np.sqrt(g2ub[i] + eps)
+            vb[j] -= lr * gc / np.sqrt(g2vb[j] + eps)
+    else:
+        for q in range(k):
+            uq = U[i, q]
+            vq = V[j, q]
+            U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
+            V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
+        if has_b:
+            bi = ub[i]
+            cj = vb[j]
+            ub[i] = bi - lr * (g + two * lam_u * bi)
+            vb[j] = cj - lr * (g + two * lam_v * cj)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sgd_epoch_hogwild(order, rows, indices, values, row_nnz, col_nnz, U, V, ub, vb, g2u,
+                       g2v, g2ub, g2vb, mu, w0, gravity, negatives, lam_rows, lam_cols,
+                       row_scale, col_scale, kind, alpha, eps, binary, has_scale, has_b, lr,
+                       schedule, seeds, n_blocks):
+    """One epoch over the observed entries in the order ``order`` (entry positions of the
+    CSR arrays; ``rows[e]`` is the row of entry e).
+
+    ``n_blocks`` contiguous slices of ``order`` run in parallel; block b draws its negative
+    samples from its own generator seeded by ``seeds[b]`` (no shared state across threads).
+    With one thread the blocks run in order and the epoch is reproducible bit for bit.
+    """
+    k = U.shape[1]
+    dt = U.dtype.type
+    n_items = V.shape[0]
+    nnz = order.shape[0]
+    w0 = dt(w0)
+    lr = dt(lr)
+    alpha = dt(alpha)
+    eps = dt(eps)
+    one = dt(1)
+    zero = dt(0)
+    two = dt(2)
+    tiny = dt(1e-8)
+    mu = dt(mu)
+    w0_corr = w0 if gravity else zero
+    for b in prange(n_blocks):
+        state = np.uint64(seeds[b])
+        start = (nnz * b) // n_blocks
+        stop = (nnz * (b + 1)) // n_blocks
+        for pos in range(start, stop):
+            e = order[pos]
+            i = rows[e]
+            j = indices[e]
+            a = values[e]
+            w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps, has_scale,
+                            one)
+            t = _obs_target(a, binary, one)
+            lam_u = lam_rows[i] / row_nnz[i]
+            lam_v = lam_cols[j] / col_nnz[j]
+            _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u,
+                      lam_v, lr, schedule, has_b, k, zero, two, tiny)
+            # Negative sampling: each sampled item stands for n / (negatives * |row i|)
+            # unobserved entries of row i (target 0, weight w0), so that a row's samples
+            # estimate its whole unobserved sum.
+            if negatives > 0:
+                w_neg = w0 * dt(n_items) / dt(negatives * row_nnz[i])
+                for _ in range(negatives):
+                    state, r = _xorshift(state)
+                    jn = min(int(r * n_items), n_items - 1)
+                    _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w_neg, zero,
+                              zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sgd_gravity_rows(X, gram, w0, lr, g2x, schedule, chunks):
+    """Gradient step on every row's Gram term: x_i -= lr * 2 w0 G x_i.
+
+    With the per-entry -w0 <u, v>^2 corrections of the epoch this is the exact gradient of
+    the unobserved term, computed in O(rows d^2) instead of O(rows * cols * d).
+    """
+    k = X.shape[1]
+    dt = X.dtype.type
+    c = dt(2 * w0)
+    lr = dt(lr)
+    for ch in prange(chunks.shape[0] - 1):
+        gx = np.empty(k, dtype=X.dtype)
+        for i in range(chunks[ch], chunks[ch + 1]):
+            for a in range(k):
+                s = dt(0)
+                for q in range(k):
+                    s += gram[a, q] * X[i, q]
+                gx[a] = c * s
+            if schedule == 2:
+                for a in range(k):
+                    g2x[i, a] += gx[a] * gx[a]
+                    X[i, a] -= lr * gx[a] / np.sqrt(g2x[i, a] + dt(1e-8))
+            else:
+                for a in range(k):
+                    X[i, a] -= lr * gx[a]

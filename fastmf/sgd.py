@@ -1,0 +1,257 @@
+"""Hogwild stochastic gradient descent on the weighted objective."""
+
+import time
+
+import numpy as np
+
+from . import _validation as v
+from ._base import FactorModel, _register
+from ._kernels.loss import _loss_weighted
+from ._kernels.partition import _balanced_chunks
+from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
+from ._objective import check_weighting, objective_value
+from ._progress import progress_bar
+from ._threads import n_chunks_for, thread_context
+from .wals import _weighted_target_mean
+
+UNOBSERVED = ("gravity", "negative_sampling")
+# Slices of each epoch's permutation that run in parallel; a fixed number, so that the
+# negative-sampling streams (one per slice) do not depend on the thread count.
+_N_BLOCKS = 64
+
+
+@_register
+class SGD(FactorModel):
+    r"""Matrix factorization by Hogwild stochastic gradient descent.
+
+    Minimizes the objective of :class:`fastmf.WALS` (same parameters, same meaning), so the
+    two solvers can be compared on one axis. Each epoch visits the observed entries in a
+    fresh random order; threads update the shared factors without locks (Recht et al.
+    2011). The unobserved term :math:`w_0 \sum_{(i,j)\notin\Omega} \hat a_{ij}^2` is handled
+    by
+
+    * ``unobserved='gravity'``: its exact gradient through the Gram matrices
+      :math:`V^\top V` and :math:`U^\top U` (refreshed each epoch), so SGD minimizes exactly
+      the WALS objective;
+    * ``unobserved='negative_sampling'``: ``negatives`` uniformly drawn items per observed
+      entry, each standing for :math:`n / (\text{negatives}\,|\Omega_i|)` unobserved
+      entries of its row -- an approximation (a sampled item may be observed), cheaper when
+      d is large.
+
+    With ``w0 = 0`` (explicit ratings) neither applies. Regularization is spread over a
+    row's entries (:math:`\lambda s_i / |\Omega_i|` per visit); rows without entries get
+    none.
+
+    Parameters
+    ----------
+    factors : int, default 64
+    lr : float, default 0.01
+        Step size.
+    lr_schedule : {'constant', 'inverse', 'adagrad'}, default 'constant'
+        'inverse': ``lr / (1 + lr_decay * epoch)``; 'adagrad': per-coordinate steps
+        ``lr / sqrt(sum of squared gradients)``.
+    lr_decay : float, default 0.0
+    epochs : int, default 20
+    unobserved : {'gravity', 'negative_sampling'}, default 'gravity'
+    negatives : int, default 5
+        Samples per observed entry with ``unobserved='negative_sampling'``.
+    init_scale : float, default 0.1
+        Standard deviation of the initial factors.
+    w0, alpha, confidence, epsilon, target, row_weights, col_weights, reg, reg_exponent,
+    biases, dtype, num_threads, random_state
+        As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0``).
+
+    Notes
+    -----
+    With ``num_threads=1`` and a fixed ``random_state`` a fit is reproducible bit for bit.
+    With more threads it is not: Hogwild updates race by design, so results vary slightly
+    from run to run. A non-finite factor after an epoch raises ``FloatingPointError``
+    (usually: the learning rate is too high for the data) and the model keeps the factors
+    of the last finite epoch.
+    """
+
+    _param_names = ("factors", "lr", "lr_schedule", "lr_decay", "epochs", "unobserved",
+                    "negatives", "init_scale", "w0", "alpha", "confidence", "epsilon",
+                    "target", "row_weights", "col_weights", "reg", "reg_exponent", "biases",
+                    "dtype", "num_threads", "random_state")
+
+    def __init__(self, factors=64, *, lr=0.01, lr_schedule="constant", lr_decay=0.0,
+                 epochs=20, unobserved="gravity", negatives=5, init_scale=0.1, w0=1.0,
+                 alpha=1.0, confidence="linear", epsilon=1.0, target="binary",
+                 row_weights=None, col_weights=None, reg=0.005, reg_exponent=1.0,
+                 biases=False, dtype=np.float32, num_threads=None, random_state=None):
+        owner = type(self).__name__
+        self.factors = v.check_int(owner, "factors", factors, low=1)
+        self.lr = v.check_float(owner, "lr", lr, low=0, low_open=True)
+        self.lr_schedule = v.check_option(owner, "lr_schedule", lr_schedule, tuple(SCHEDULES))
+        self.lr_decay = v.check_float(owner, "lr_decay", lr_decay, low=0)
+        self.epochs = v.check_int(owner, "epochs", epochs, low=0)
+        self.unobserved = v.check_option(owner, "unobserved", unobserved, UNOBSERVED)
+        self.negatives = v.check_int(owner, "negatives", negatives, low=1)
+        self.init_scale = v.check_float(owner, "init_scale", init_scale, low=0)
+        self._weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target,
+                                          reg, reg_exponent, row_weights, col_weights)
+        w = self._weighting
+        self.w0, self.alpha, self.confidence, self.epsilon = w.w0, w.alpha, w.confidence, \
+            w.epsilon
+        self.target, self.reg, self.reg_exponent = w.target, w.reg, w.reg_exponent
+        self.row_weights, self.col_weights = w.row_weights, w.col_weights
+        self.biases = v.check_bool(owner, "biases", biases)
+        if self.biases and w.w0 > 0:
+            raise ValueError(f"The 'biases' option of {owner} is for observed-only models "
+                             f"(w0 = 0, ratings); got w0 = {w.w0}.")
+        self.dtype = v.check_dtype(owner, dtype)
+        self.num_threads = num_threads
+        self._threads()
+        self.random_state = v.check_random_state(owner, random_state)
+        self.history_ = []
+
+    def fit(self, A, *, validation=None, patience=3, callback=None, show_progress=False,
+            track_objective=True):
+        """Fit the factors to ``A`` (users x items).
+
+        Parameters
+        ----------
+        A : scipy.sparse matrix or array, shape (n_users, n_items)
+        validation : scipy.sparse matrix, same shape, optional
+            Held-out entries. After each epoch the weighted mean squared error on them,
+            :math:`\\sum w (t - \\hat a)^2 / \\sum w`, is recorded as ``validation_loss``;
+            when it has not improved for ``patience`` epochs, fitting stops and the factors
+            of the best epoch are kept.
+        patience : int
+        callback, show_progress, track_objective
+            As in :meth:`fastmf.WALS.fit`.
+
+        Returns
+        -------
+        self
+        """
+        owner = type(self).__name__
+        w = self._weighting
+        dtype = self.dtype
+        csr = v.check_matrix(A, dtype=dtype, nonnegative=w.confidence != "none")
+        m, n = csr.shape
+        v.check_weights_vector(owner, "row_weights", w.row_weights, m)
+        v.check_weights_vector(owner, "col_weights", w.col_weights, n)
+        patience = v.check_int("fit", "patience", patience, low=1)
+        valid = None
+        if validation is not None:
+            valid = v.check_matrix(validation, "validation", dtype=dtype,
+                                   nonnegative=w.confidence != "none", shape=(m, n))
+        n_threads = self._threads()
+
+        rng = v.make_rng(self.random_state)
+        d = self.factors
+        U = (rng.standard_normal((m, d)) * self.init_scale).astype(dtype)
+        V = (rng.standard_normal((n, d)) * self.init_scale).astype(dtype)
+        ub = np.zeros(m, dtype)
+        vb = np.zeros(n, dtype)
+        mu = _weighted_target_mean(csr, w) if self.biases else 0.0
+        adagrad = self.lr_schedule == "adagrad"
+        g2u = np.zeros_like(U) if adagrad else np.zeros((1, 1), dtype)
+        g2v = np.zeros_like(V) if adagrad else np.zeros((1, 1), dtype)
+        g2ub = np.zeros(m if adagrad else 1, dtype)
+        g2vb = np.zeros(n if adagrad else 1, dtype)
+
+        row_nnz = csr.row_nnz()
+        col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
+        index_dtype = csr.indices.dtype
+        rows = np.repeat(np.arange(m, dtype=index_dtype), row_nnz)
+        lam_rows = w.row_penalty(row_nnz, n, dtype)
+        lam_cols = w.row_penalty(col_nnz, m, dtype)
+        kargs = w.kernel_args(csr.shape, False, dtype)
+        w0, row_scale, col_scale, kind, alpha, eps, binary, has_scale = kargs
+        gravity = self.unobserved == "gravity" and w.w0 > 0
+        negatives = self.negatives if (self.unobserved == "negative_sampling"
+                                       and w.w0 > 0) else 0
+        # Rows without entries are never visited: keep their divisor at 1.
+        row_div = np.maximum(row_nnz, 1).astype(dtype)
+        col_div = np.maximum(col_nnz, 1).astype(dtype)
+        chunks_u = _balanced_chunks(csr.indptr, d, n_chunks_for(m))
+        chunks_v = np.linspace(0, n, n_chunks_for(n) + 1).astype(np.int64)
+        n_blocks = max(1, min(_N_BLOCKS, csr.nnz))
+        schedule = SCHEDULES[self.lr_schedule]
+
+        self.user_factors, self.item_factors = U, V
+        self.user_biases = ub if self.biases else None
+        self.item_biases = vb if self.biases else None
+        self.global_mean = mu
+        self._seen = csr
+        self.history_ = []
+        state = best = None
+        best_loss = np.inf
+        stale = 0
+        elapsed = 0.0
+        try:
+            with thread_context(n_threads), progress_bar(self.epochs, show_progress,
+                                                         owner) as bar:
+                for epoch in range(self.epochs):
+                    state = (U.copy(), V.copy(), ub.copy(), vb.copy())
+                    lr = self.lr
+                    if self.lr_schedule == "inverse":
+                        lr = self.lr / (1.0 + self.lr_decay * epoch)
+                    t0 = time.perf_counter()
+                    order = rng.permutation(csr.nnz).astype(index_dtype)
+                    seeds = rng.integers(1, 2**63 - 1, n_blocks, dtype=np.uint64)
+                    _sgd_epoch_hogwild(order, rows, csr.indices, csr.data, row_div, col_div,
+                                       U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, gravity,
+                                       negatives, lam_rows, lam_cols, row_scale, col_scale,
+                                       kind, alpha, eps, binary, has_scale, self.biases, lr,
+                                       schedule, seeds, n_blocks)
+                    if gravity:
+                        _sgd_gravity_rows(U, (V.T @ V).astype(dtype), w.w0, lr, g2u,
+                                          schedule, chunks_u)
+                        _sgd_gravity_rows(V, (U.T @ U).astype(dtype), w.w0, lr, g2v,
+                                          schedule, chunks_v)
+                    seconds = time.perf_counter() - t0
+                    elapsed += seconds
+                    if not (np.isfinite(U).all() and np.isfinite(V).all()
+                            and np.isfinite(ub).all() and np.isfinite(vb).all()):
+                        U[:], V[:], ub[:], vb[:] = state
+                        raise FloatingPointError(
+                            f"{owner} diverged at epoch {epoch + 1}: non-finite factors. The "
+                            f"learning rate (lr={self.lr:g}) is likely too high for this "
+                            f"data; the model keeps the factors of epoch {epoch}.")
+                    record = {"epoch": epoch + 1, "iteration": epoch + 1, "seconds": seconds,
+                              "time": elapsed}
+                    if track_objective:
+                        record["objective"] = objective_value(
+                            csr, U, V, w, self.user_biases, self.item_biases, mu)
+                    if valid is not None:
+                        loss = _validation_loss(valid, U, V, self.user_biases,
+                                                self.item_biases, mu, w)
+                        record["validation_loss"] = loss
+                        if loss < best_loss:
+                            best_loss, stale = loss, 0
+                            best = (U.copy(), V.copy(), ub.copy(), vb.copy())
+                        else:
+                            stale += 1
+                    self.history_.append(record)
+                    bar.update(record)
+                    if callback is not None and callback(self, record):
+                        break
+                    if valid is not None and stale >= patience:
+                        break
+            if best is not None:
+                U[:], V[:], ub[:], vb[:] = best
+        except FloatingPointError:
+            raise
+        except BaseException:
+            self.user_factors = self.item_factors = None
+            self.user_biases = self.item_biases = None
+            self._seen = None
+            raise
+        return self
+
+
+def _validation_loss(csr, U, V, ub, vb, mu, w):
+    """Weighted mean squared error on the stored entries of ``csr``."""
+    m, n = csr.shape
+    dtype = U.dtype
+    chunks = _balanced_chunks(csr.indptr, U.shape[1], n_chunks_for(m))
+    row_off = (ub + mu).astype(dtype) if ub is not None else np.zeros(m, dtype)
+    col_off = vb.astype(dtype) if vb is not None else np.zeros(n, dtype)
+    obs, _ = _loss_weighted(csr.indptr, csr.indices, csr.data, U, V, row_off, col_off,
+                            *w.kernel_args(csr.shape, False, np.float64), chunks)
+    total_w = float(w.weights_and_targets(csr)[0].sum())
+    return float(np.sum(obs) / total_w) if total_w > 0 else 0.0

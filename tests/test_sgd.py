@@ -1,0 +1,213 @@
+import numba
+import numpy as np
+import pytest
+
+import fastmf
+from fastmf import SGD
+from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
+from fastmf._objective import check_weighting
+from fastmf._validation import check_matrix
+
+from _reference import dense_objective, sgd_epoch_reference
+from conftest import random_csr
+
+RATINGS = dict(w0=0.0, confidence="none", target="value", reg=0.05, reg_exponent=0.0,
+               biases=True)
+IMPLICIT = dict(w0=0.2, confidence="linear", alpha=1.0, target="binary", reg=0.05,
+                reg_exponent=0.0)
+
+
+def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
+    w = weighting
+    csr = check_matrix(A, dtype=U.dtype)
+    m, n = csr.shape
+    row_nnz = csr.row_nnz()
+    col_nnz = np.bincount(csr.indices, minlength=n)
+    rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
+    w0, rs, cs, kind, alpha, eps, binary, has_scale = w.kernel_args(csr.shape, False, U.dtype)
+    lam_r = w.row_penalty(row_nnz, n, U.dtype)
+    lam_c = w.row_penalty(col_nnz, m, U.dtype)
+    dummy = np.zeros((1, 1), U.dtype)
+    _sgd_epoch_hogwild(order.astype(csr.indices.dtype), rows, csr.indices, csr.data,
+                       np.maximum(row_nnz, 1).astype(U.dtype),
+                       np.maximum(col_nnz, 1).astype(U.dtype), U, V, ub, vb, dummy, dummy,
+                       np.zeros(1, U.dtype), np.zeros(1, U.dtype), mu, w0, gravity, 0, lam_r,
+                       lam_c, rs, cs, kind, alpha, eps, binary, has_scale, has_b, lr, 0,
+                       np.arange(1, 5, dtype=np.uint64), 4)
+    if gravity:
+        chunks_u = np.array([0, m], np.int64)
+        chunks_v = np.array([0, n], np.int64)
+        _sgd_gravity_rows(U, V.T @ V, w.w0, lr, dummy, 0, chunks_u)
+        _sgd_gravity_rows(V, U.T @ U, w.w0, lr, dummy, 0, chunks_v)
+    return lam_r, lam_c
+
+
+@pytest.mark.parametrize("params", [RATINGS, IMPLICIT])
+def test_single_thread_epoch_matches_reference(params):
+    A = random_csr(30, 20, 0.2, 0, empty_rows=(4,), empty_cols=(7,))
+    rng = np.random.default_rng(1)
+    U = rng.standard_normal((30, 5)) * 0.3
+    V = rng.standard_normal((20, 5)) * 0.3
+    ub, vb = rng.standard_normal(30) * 0.1, rng.standard_normal(20) * 0.1
+    has_b = params.get("biases", False)
+    kw = {k: val for k, val in params.items() if k != "biases"}
+    w = check_weighting("test", kw["w0"], kw["confidence"], kw.get("alpha", 1.0), 1.0,
+                        kw["target"], kw["reg"], kw["reg_exponent"])
+    order = rng.permutation(A.nnz)
+    gravity = w.w0 > 0
+    Uk, Vk, ubk, vbk = U.copy(), V.copy(), ub.copy(), vb.copy()
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        lam_r, lam_c = _kernel_epoch(A, Uk, Vk, ubk, vbk, order, mu=3.0, lr=0.01,
+                                     weighting=w, gravity=gravity, has_b=has_b)
+    finally:
+        numba.set_num_threads(prev)
+    Ur, Vr, ubr, vbr = sgd_epoch_reference(
+        order, A, U, V, ub, vb, mu=3.0, lr=0.01, w0=w.w0, gravity=gravity, lam_rows=lam_r,
+        lam_cols=lam_c, has_b=has_b, confidence=w.confidence, alpha=w.alpha,
+        epsilon=w.epsilon, target=w.target)
+    np.testing.assert_allclose(Uk, Ur, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(Vk, Vr, rtol=1e-10, atol=1e-12)
+    if has_b:
+        np.testing.assert_allclose(ubk, ubr, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(vbk, vbr, rtol=1e-10, atol=1e-12)
+
+
+def test_epoch_with_gravity_follows_the_objective_gradient():
+    """A whole epoch at a tiny step moves the factors by -lr * grad L (to first order): the
+    per-entry steps plus the Gram (gravity) rows are the gradient of the full objective,
+    unobserved term included. Checked against finite differences of fastmf.objective."""
+    A = random_csr(12, 9, 0.35, 2)
+    assert np.all(np.diff(A.indptr) > 0) and np.all(np.bincount(A.indices, minlength=9) > 0)
+    rng = np.random.default_rng(3)
+    U = rng.standard_normal((12, 3)) * 0.5
+    V = rng.standard_normal((9, 3)) * 0.5
+    kw = dict(w0=0.7, confidence="linear", alpha=0.5, target="binary", reg=0.3)
+    w = check_weighting("test", kw["w0"], "linear", 0.5, 1.0, "binary", 0.3, 0.0)
+    lr = 1e-7
+    Uk, Vk = U.copy(), V.copy()
+    _kernel_epoch(A, Uk, Vk, np.zeros(12), np.zeros(9), rng.permutation(A.nnz), mu=0.0,
+                  lr=lr, weighting=w, gravity=True, has_b=False)
+    step_u, step_v = (U - Uk) / lr, (V - Vk) / lr
+
+    def fd(F, which):
+        grad = np.zeros_like(F)
+        h = 1e-6
+        for idx in np.ndindex(*F.shape):
+            Fp, Fm = F.copy(), F.copy()
+            Fp[idx] += h
+            Fm[idx] -= h
+            args_p = (Fp, V) if which == "U" else (U, Fp)
+            args_m = (Fm, V) if which == "U" else (U, Fm)
+            grad[idx] = (fastmf.objective(A, *args_p, **kw)
+                         - fastmf.objective(A, *args_m, **kw)) / (2 * h)
+        return grad
+
+    np.testing.assert_allclose(step_u, fd(U, "U"), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(step_v, fd(V, "V"), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("params", [RATINGS, IMPLICIT,
+                                    dict(IMPLICIT, unobserved="negative_sampling")])
+def test_objective_decreases_at_a_small_learning_rate(params):
+    A = random_csr(200, 100, 0.05, 4)
+    model = SGD(8, lr=0.002, epochs=15, num_threads=1, random_state=0, dtype=np.float64,
+                **params).fit(A)
+    obj = np.array([h["objective"] for h in model.history_])
+    assert obj[-1] < 0.95 * obj[0]
+    # Exact objective, not an estimate: compare with the dense reference.
+    kw = {k: val for k, val in params.items() if k not in ("biases", "unobserved")}
+    if model.user_biases is not None:
+        kw.update(user_biases=model.user_biases, item_biases=model.item_biases,
+                  global_mean=model.global_mean)
+    assert obj[-1] == pytest.approx(
+        dense_objective(A, model.user_factors, model.item_factors, **kw), rel=1e-9)
+    if params.get("unobserved") != "negative_sampling":
+        assert np.all(np.diff(obj) < 0)
+
+
+def test_one_thread_is_reproducible_bit_for_bit():
+    A = random_csr(100, 60, 0.1, 5)
+    a = SGD(6, epochs=3, num_threads=1, random_state=7, **IMPLICIT).fit(A)
+    b = SGD(6, epochs=3, num_threads=1, random_state=7, **IMPLICIT).fit(A)
+    np.testing.assert_array_equal(a.user_factors, b.user_factors)
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+
+
+def _rmse(model, test):
+    coo = test.tocoo()
+    pred = model.predict(coo.row, coo.col)
+    return float(np.sqrt(np.mean((pred - coo.data) ** 2)))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+def test_two_threads_reach_the_one_thread_rmse():
+    from fastmf.datasets import make_synthetic
+    A = make_synthetic(3000, 800, 60000, kind="explicit", random_state=1)
+    coo = A.tocoo()
+    test = np.random.default_rng(0).random(coo.nnz) < 0.2
+    import scipy.sparse as sp
+    part = lambda msk: sp.csr_array((coo.data[msk], (coo.row[msk], coo.col[msk])),
+                                    shape=A.shape)
+    train, held = part(~test), part(test)
+    params = dict(RATINGS, reg=0.05, lr=0.01, epochs=15, random_state=0)
+    one = SGD(16, num_threads=1, **params).fit(train)
+    two = SGD(16, num_threads=2, **params).fit(train)
+    r1, r2 = _rmse(one, held), _rmse(two, held)
+    assert abs(r2 - r1) <= 0.01 * r1, (r1, r2)
+
+
+def test_divergence_raises_and_keeps_the_last_finite_state():
+    A = random_csr(100, 60, 0.1, 6)
+    seen = []
+
+    def keep(model, record):
+        seen.append((model.user_factors.copy(), model.item_factors.copy()))
+
+    model = SGD(8, lr=50.0, epochs=50, num_threads=1, random_state=0, init_scale=1.0,
+                **RATINGS)
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch \d+.*learning rate"):
+        model.fit(A, callback=keep)
+    assert np.isfinite(model.user_factors).all() and np.isfinite(model.item_factors).all()
+    if seen:
+        np.testing.assert_array_equal(model.user_factors, seen[-1][0])
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    A = random_csr(300, 100, 0.08, 8, values="ratings")
+    coo = A.tocoo()
+    import scipy.sparse as sp
+    msk = np.random.default_rng(1).random(coo.nnz) < 0.2
+    part = lambda m: sp.csr_array((coo.data[m], (coo.row[m], coo.col[m])), shape=A.shape)
+    train, valid = part(~msk), part(msk)
+    model = SGD(32, lr=0.05, epochs=60, num_threads=1, random_state=0,
+                **dict(RATINGS, reg=0.0)).fit(train, validation=valid, patience=2)
+    losses = [h["validation_loss"] for h in model.history_]
+    assert len(losses) < 60
+    best = int(np.argmin(losses))
+    assert len(losses) == best + 1 + 2
+    coo_v = valid.tocoo()
+    pred = model.predict(coo_v.row, coo_v.col)
+    assert np.mean((pred - coo_v.data) ** 2) == pytest.approx(losses[best], rel=1e-4)
+
+
+def test_sgd_shares_the_model_surface(tmp_path):
+    A = random_csr(50, 40, 0.1, 9)
+    model = SGD(4, epochs=2, random_state=0, num_threads=1, **IMPLICIT).fit(A)
+    ids, _ = model.recommend([0, 1], k=3)
+    assert ids.shape == (2, 3)
+    path = tmp_path / "sgd.npz"
+    model.save(path)
+    loaded = fastmf.load(path)
+    assert type(loaded) is SGD
+    np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
+    assert model.fold_in(A[[0]]).shape == (1, 4)
+
+
+@pytest.mark.parametrize("name, value", [("lr", 0.0), ("lr_schedule", "cosine"),
+                                         ("epochs", -1), ("unobserved", "ignore"),
+                                         ("negatives", 0), ("init_scale", -1.0)])
+def test_bad_sgd_parameters_raise(name, value):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of SGD"):
+        SGD(**{name: value})
