@@ -28,12 +28,14 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
     lam_r = w.row_penalty(row_nnz, n, U.dtype)
     lam_c = w.row_penalty(col_nnz, m, U.dtype)
     dummy = np.zeros((1, 1), U.dtype)
-    _sgd_epoch_hogwild(order.astype(csr.indices.dtype), rows, csr.indices, csr.data,
+    # One block holding every entry, not shuffled: the entries run exactly in ``order``.
+    _sgd_epoch_hogwild(rows[order], csr.indices[order], csr.data[order],
+                       np.array([0, csr.nnz], np.int64), np.zeros(1, np.int64), False,
                        np.maximum(row_nnz, 1).astype(U.dtype),
                        np.maximum(col_nnz, 1).astype(U.dtype), U, V, ub, vb, dummy, dummy,
                        np.zeros(1, U.dtype), np.zeros(1, U.dtype), mu, w0, gravity, 0, lam_r,
                        lam_c, rs, cs, kind, alpha, eps, binary, has_scale, has_b, lr, 0,
-                       np.arange(1, 5, dtype=np.uint64), 4)
+                       np.ones(1, dtype=np.uint64))
     if gravity:
         chunks_u = np.array([0, m], np.int64)
         chunks_v = np.array([0, n], np.int64)

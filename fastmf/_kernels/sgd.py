@@ -1,8 +1,9 @@
 """Hogwild SGD epochs on the weighted objective.
 
-Threads update the shared factors without locks (Recht et al. 2011), each walking its own
-contiguous slice of a fresh random permutation of the observed entries. Per entry (i, j) the
-step follows the gradient of
+Threads update the shared factors without locks (Recht et al. 2011). The entries are grouped
+into a grid of row-range x column-range blocks whose factors fit in cache; each epoch visits
+the blocks in a fresh random order and the entries of each block in a fresh random order.
+Per entry (i, j) the step follows the gradient of
 
     w_ij (t_ij - p_ij)^2 - w0 <u_i, v_j>^2 + lam_i / |row i| (|u_i|^2 + b_i^2)
                                            + lam_j / |col j| (|v_j|^2 + c_j^2)
@@ -79,21 +80,24 @@ def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _sgd_epoch_hogwild(order, rows, indices, values, row_nnz, col_nnz, U, V, ub, vb, g2u,
-                       g2v, g2ub, g2vb, mu, w0, gravity, negatives, lam_rows, lam_cols,
-                       row_scale, col_scale, kind, alpha, eps, binary, has_scale, has_b, lr,
-                       schedule, seeds, n_blocks):
-    """One epoch over the observed entries in the order ``order`` (entry positions of the
-    CSR arrays; ``rows[e]`` is the row of entry e).
+def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_nnz, col_nnz,
+                       U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, gravity, negatives,
+                       lam_rows, lam_cols, row_scale, col_scale, kind, alpha, eps, binary,
+                       has_scale, has_b, lr, schedule, seeds):
+    """One epoch over the observed entries (``rows``, ``cols``, ``values``), block by block.
 
-    ``n_blocks`` contiguous slices of ``order`` run in parallel; block b draws its negative
-    samples from its own generator seeded by ``seeds[b]`` (no shared state across threads).
-    With one thread the blocks run in order and the epoch is reproducible bit for bit.
+    The entries are stored grouped into blocks ``block_ptr[b]:block_ptr[b + 1]``; each
+    block covers a range of rows and a range of columns small enough for their factors to
+    stay in cache (a FPSGD-style grid), and is contiguous so that the entries themselves
+    stream from memory. The blocks run in the order ``block_order``, split between the
+    threads; with ``shuffle`` each block first shuffles its entries in place. Block b draws
+    its shuffle and negative samples from its own generator seeded by ``seeds[b]``: no
+    state is shared between threads, and with one thread the epoch is reproducible bit for
+    bit.
     """
     k = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
-    nnz = order.shape[0]
     w0 = dt(w0)
     lr = dt(lr)
     alpha = dt(alpha)
@@ -104,15 +108,22 @@ def _sgd_epoch_hogwild(order, rows, indices, values, row_nnz, col_nnz, U, V, ub,
     tiny = dt(1e-8)
     mu = dt(mu)
     w0_corr = w0 if gravity else zero
-    for b in prange(n_blocks):
+    for p in prange(block_order.shape[0]):
+        b = block_order[p]
         state = np.uint64(seeds[b])
-        start = (nnz * b) // n_blocks
-        stop = (nnz * (b + 1)) // n_blocks
+        start = block_ptr[b]
+        stop = block_ptr[b + 1]
+        if shuffle:
+            for pos in range(stop - 1, start, -1):
+                state, r = _xorshift(state)
+                other = start + min(int(r * (pos - start + 1)), pos - start)
+                rows[pos], rows[other] = rows[other], rows[pos]
+                cols[pos], cols[other] = cols[other], cols[pos]
+                values[pos], values[other] = values[other], values[pos]
         for pos in range(start, stop):
-            e = order[pos]
-            i = rows[e]
-            j = indices[e]
-            a = values[e]
+            i = rows[pos]
+            j = cols[pos]
+            a = values[pos]
             w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps, has_scale,
                             one)
             t = _obs_target(a, binary, one)

@@ -1,0 +1,244 @@
+"""Hogwild SGD against LibMF (pip) and Surprise's SVD: speed, and RMSE on MovieLens 100K.
+
+Speed: seconds per epoch on a synthetic power-law rating matrix (default 100k x 20k x
+5.7M, factors=64, 2 threads, float32), as (fit of 4 epochs - fit of 1) / 3, median of
+--repeats with the libraries taking turns; Surprise is single-threaded pure Cython and is
+timed on one repeat of (2 epochs - 1 epoch). Updates per second = ratings / s per epoch.
+
+Quality: ML-100K ratings, 80/20 random split (seed 0); each library tuned on a validation
+split of the training part (20%, seed 1) over its own grid, refit on the whole training part
+with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
+biases) to reach a test RMSE, from their per-epoch curves.
+
+    FASTMF_DATA=../shared/datasets python benchmarks/sgd_vs_peers.py [--quick]
+"""
+
+import argparse
+import itertools
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+import fastmf
+from fastmf.datasets import make_synthetic
+
+from _common import machine
+
+RATINGS = dict(w0=0.0, confidence="none", target="value")
+
+
+def split(A, fraction, seed):
+    coo = A.tocoo()
+    test = np.random.default_rng(seed).random(coo.nnz) < fraction
+    part = lambda m: sp.csr_array((coo.data[m], (coo.row[m], coo.col[m])), shape=A.shape)
+    return part(~test), part(test)
+
+
+def rmse_of(predict, test):
+    coo = test.tocoo()
+    return float(np.sqrt(np.mean((predict(coo.row, coo.col) - coo.data) ** 2)))
+
+
+# ----------------------------------------------------------------------------- speed
+def speed(args):
+    A = make_synthetic(args.users, args.items, args.nnz, kind="explicit", random_state=0)
+    coo = A.tocoo()
+    triples = np.stack([coo.row, coo.col, coo.data]).T.astype(np.float32)
+    print(f"speed data: {A.shape[0]:,} x {A.shape[1]:,}, {A.nnz:,} ratings, factors="
+          f"{args.factors}, threads={args.threads}, float32")
+
+    def ours(epochs):
+        fastmf.SGD(args.factors, lr=0.005, reg=0.02, reg_exponent=1.0, epochs=epochs,
+                   num_threads=args.threads, random_state=0, **RATINGS).fit(
+            A, track_objective=False)
+
+    def libmf(epochs):
+        from libmf import mf
+        model = mf.MF(k=args.factors, nr_threads=args.threads, nr_iters=epochs, eta=0.1,
+                      lambda_p2=0.02, lambda_q2=0.02, quiet=True)
+        model.fit(triples)
+
+    fits = {"fastmf": ours, "libmf": libmf}
+    for f in fits.values():
+        f(1)
+    per = {name: [] for name in fits}
+    for _ in range(args.repeats):
+        for name, f in fits.items():
+            t0 = time.perf_counter()
+            f(1)
+            t1 = time.perf_counter()
+            f(4)
+            t2 = time.perf_counter()
+            per[name].append(((t2 - t1) - (t1 - t0)) / 3)
+    out = {name: statistics.median(v) for name, v in per.items()}
+    if not args.no_surprise:
+        from surprise import SVD, Dataset, Reader
+        import pandas as pd
+        df = pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data})
+        trainset = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
+        ts = []
+        for epochs in (1, 2):
+            t0 = time.perf_counter()
+            SVD(n_factors=args.factors, n_epochs=epochs, random_state=0).fit(trainset)
+            ts.append(time.perf_counter() - t0)
+        out["surprise"] = ts[1] - ts[0]
+        per["surprise"] = [out["surprise"]]
+    for name, sec in out.items():
+        print(f"{name:9s} {sec:.3f} s/epoch ({', '.join(f'{t:.3f}' for t in per[name])}) = "
+              f"{A.nnz / sec / 1e6:.1f}M updates/s; ratio to fastmf {sec / out['fastmf']:.2f}",
+              flush=True)
+    return out, A.nnz
+
+
+# ----------------------------------------------------------------------------- quality
+def load_ml100k():
+    home = Path(os.environ.get("FASTMF_DATA", Path(__file__).resolve().parents[2] / "shared"
+                               / "datasets"))
+    raw = np.loadtxt(home / "ml-100k" / "u.data", dtype=np.int64)
+    return sp.csr_array((raw[:, 2].astype(np.float32), (raw[:, 0] - 1, raw[:, 1] - 1)))
+
+
+def fit_sgd(train, valid, factors, reg, lr, epochs=None):
+    m = fastmf.SGD(factors, lr=lr, reg=reg, reg_exponent=1.0, biases=True,
+                   epochs=epochs or 200, random_state=0, dtype=np.float64, **RATINGS)
+    if epochs is None:
+        m.fit(train, validation=valid, patience=3, track_objective=False)
+        best = int(np.argmin([h["validation_loss"] for h in m.history_])) + 1
+    else:
+        m.fit(train, track_objective=False)
+        best = epochs
+    return m.predict, best
+
+
+def fit_wals(train, valid, factors, reg, epochs=None):
+    m = fastmf.WALS(factors, reg=reg, reg_exponent=1.0, biases=True, solver="cholesky",
+                    iterations=epochs or 15, random_state=0, dtype=np.float64, **RATINGS)
+    m.fit(train, track_objective=False)
+    return m.predict, epochs or 15
+
+
+def fit_surprise(train, valid, n_factors, reg_all, lr_all, n_epochs):
+    from surprise import SVD, Dataset, Reader
+    import pandas as pd
+    coo = train.tocoo()
+    df = pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data})
+    ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
+    algo = SVD(n_factors=n_factors, reg_all=reg_all, lr_all=lr_all, n_epochs=n_epochs,
+               random_state=0).fit(ts)
+    inner_u = {ts.to_raw_uid(i): i for i in range(ts.n_users)}
+    inner_i = {ts.to_raw_iid(i): i for i in range(ts.n_items)}
+
+    def predict(users, items):
+        return np.array([algo.predict(u, i, clip=False).est for u, i in zip(users, items)])
+    del inner_u, inner_i
+    return predict, n_epochs
+
+
+def fit_libmf(train, valid, k, lam, iters):
+    from libmf import mf
+    coo = train.tocoo()
+    triples = np.stack([coo.row, coo.col, coo.data]).T.astype(np.float32)
+    model = mf.MF(k=k, nr_threads=2, nr_iters=iters, lambda_p2=lam, lambda_q2=lam,
+                  quiet=True)
+    model.fit(triples)
+
+    def predict(users, items):
+        pairs = np.stack([users, items]).T.astype(np.float32)
+        return model.predict(pairs)
+    return predict, iters
+
+
+GRIDS = {
+    "fastmf SGD": (fit_sgd, dict(factors=[32, 64, 128], reg=[0.02, 0.05, 0.1],
+                                 lr=[0.005, 0.01])),
+    "fastmf WALS": (fit_wals, dict(factors=[32, 64, 128], reg=[0.02, 0.05, 0.1, 0.2])),
+    "surprise SVD": (fit_surprise, dict(n_factors=[50, 100], reg_all=[0.02, 0.05, 0.1],
+                                        lr_all=[0.005, 0.01], n_epochs=[20, 40])),
+    "libmf": (fit_libmf, dict(k=[32, 64], lam=[0.02, 0.05, 0.1], iters=[20, 50])),
+}
+
+
+def quality(args):
+    A = load_ml100k()
+    train, test = split(A, 0.2, 0)
+    fit_part, valid = split(train, 0.2, 1)
+    print(f"ML-100K: {A.nnz} ratings; train {train.nnz}, test {test.nnz}; tuning on "
+          f"{fit_part.nnz}/{valid.nnz}")
+    results = {}
+    for name, (fit, grid) in GRIDS.items():
+        if args.quick:
+            grid = {k: v[:1] for k, v in grid.items()}
+        best = None
+        for values in itertools.product(*grid.values()):
+            params = dict(zip(grid, values))
+            predict, epochs = fit(fit_part, valid, **params)
+            r = rmse_of(predict, valid)
+            if best is None or r < best[0]:
+                best = (r, params, epochs)
+        extra = {"epochs": best[2]} if name.startswith("fastmf") else {}
+        predict, _ = fit(train, None, **best[1], **extra)
+        results[name] = rmse_of(predict, test)
+        print(f"{name:13s} test RMSE {results[name]:.4f} (validation {best[0]:.4f} at "
+              f"{best[1]}{', epochs ' + str(best[2]) if extra else ''})", flush=True)
+    return results
+
+
+def time_to_rmse(args):
+    """Cumulative solve time at which SGD and WALS first reach each test RMSE level."""
+    A = load_ml100k()
+    train, test = split(A, 0.2, 0)
+    curves = {}
+    for name, model in (
+            ("SGD", fastmf.SGD(64, lr=0.01, reg=0.05, reg_exponent=1.0, biases=True,
+                               epochs=60, random_state=0, **RATINGS)),
+            ("WALS", fastmf.WALS(64, reg=0.05, reg_exponent=1.0, biases=True,
+                                 solver="cholesky", iterations=15, random_state=0,
+                                 **RATINGS))):
+        model.fit(train.copy(), track_objective=False)  # compile outside the timing
+        pts = []
+        model.fit(train, track_objective=False,
+                  callback=lambda m, rec: pts.append((rec["time"], rmse_of(m.predict, test))))
+        curves[name] = pts
+    levels = [0.96, 0.94, 0.93, 0.92, 0.91]
+    print("time to reach a test RMSE (factors 64, reg 0.05 scaled by frequency, biases):")
+    for lvl in levels:
+        cells = []
+        for name, pts in curves.items():
+            hit = next((t for t, r in pts if r <= lvl), None)
+            cells.append(f"{name} {hit:.3f} s" if hit is not None else f"{name} not reached")
+        print(f"  RMSE <= {lvl:.2f}: " + ", ".join(cells))
+    for name, pts in curves.items():
+        print(f"  {name}: best test RMSE {min(r for _, r in pts):.4f} after "
+              f"{pts[-1][0]:.3f} s")
+    return curves
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=100_000)
+    p.add_argument("--items", type=int, default=20_000)
+    p.add_argument("--nnz", type=int, default=5_700_000)
+    p.add_argument("--factors", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-surprise", action="store_true")
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.users, args.items, args.nnz = 20_000, 5_000, 600_000
+    print(f"machine: {machine()}")
+    with threadpool_limits(1, "blas"):
+        sp_out = None if args.skip_speed else speed(args)
+        q = quality(args)
+        c = time_to_rmse(args)
+    return sp_out, q, c
+
+
+if __name__ == "__main__":
+    main()
