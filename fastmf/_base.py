@@ -10,7 +10,7 @@ from . import _validation as v
 from ._kernels.partition import _balanced_chunks
 from ._kernels.topk import _topk_rows
 from ._kernels.wals import _wals_rows_cholesky
-from ._objective import objective_value
+from ._objective import check_weighting, objective_value
 from ._threads import n_chunks_for, resolve_num_threads, thread_context
 
 # Dense score blocks in recommend / similar_items are kept under this many bytes.
@@ -45,6 +45,30 @@ class FactorModel:
     global_mean = 0.0
 
     # ------------------------------------------------------------------ parameters
+    def _set_common_params(self, factors, w0, alpha, confidence, epsilon, target,
+                           row_weights, col_weights, reg, reg_exponent, biases, dtype,
+                           num_threads, random_state):
+        """Validate and store the parameters every model shares (the objective's among
+        them); raises before anything is stored elsewhere."""
+        owner = type(self).__name__
+        self.factors = v.check_int(owner, "factors", factors, low=1)
+        self._weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target,
+                                          reg, reg_exponent, row_weights, col_weights)
+        w = self._weighting
+        self.w0, self.alpha, self.confidence = w.w0, w.alpha, w.confidence
+        self.epsilon, self.target = w.epsilon, w.target
+        self.reg, self.reg_exponent = w.reg, w.reg_exponent
+        self.row_weights, self.col_weights = w.row_weights, w.col_weights
+        self.biases = v.check_bool(owner, "biases", biases)
+        if self.biases and w.w0 > 0:
+            raise ValueError(f"The 'biases' option of {owner} is for observed-only models "
+                             f"(w0 = 0, ratings); got w0 = {w.w0}.")
+        self.dtype = v.check_dtype(owner, dtype)
+        self.num_threads = num_threads
+        self._threads()  # validates num_threads
+        self.random_state = v.check_random_state(owner, random_state)
+        self.history_ = []
+
     def get_params(self):
         """Constructor parameters as a dict."""
         return {name: getattr(self, name) for name in self._param_names}

@@ -9,7 +9,7 @@ from ._base import FactorModel, _register
 from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
 from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
-from ._objective import check_weighting, objective_value
+from ._objective import objective_value
 from ._progress import progress_bar
 from ._threads import n_chunks_for, thread_context
 from .wals import _weighted_target_mean
@@ -103,7 +103,9 @@ class SGD(FactorModel):
                  row_weights=None, col_weights=None, reg=0.005, reg_exponent=1.0,
                  biases=False, dtype=np.float32, num_threads=None, random_state=None):
         owner = type(self).__name__
-        self.factors = v.check_int(owner, "factors", factors, low=1)
+        self._set_common_params(factors, w0, alpha, confidence, epsilon, target, row_weights,
+                                col_weights, reg, reg_exponent, biases, dtype, num_threads,
+                                random_state)
         self.lr = v.check_float(owner, "lr", lr, low=0, low_open=True)
         self.lr_schedule = v.check_option(owner, "lr_schedule", lr_schedule, tuple(SCHEDULES))
         self.lr_decay = v.check_float(owner, "lr_decay", lr_decay, low=0)
@@ -111,22 +113,6 @@ class SGD(FactorModel):
         self.unobserved = v.check_option(owner, "unobserved", unobserved, UNOBSERVED)
         self.negatives = v.check_int(owner, "negatives", negatives, low=1)
         self.init_scale = v.check_float(owner, "init_scale", init_scale, low=0)
-        self._weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target,
-                                          reg, reg_exponent, row_weights, col_weights)
-        w = self._weighting
-        self.w0, self.alpha, self.confidence, self.epsilon = w.w0, w.alpha, w.confidence, \
-            w.epsilon
-        self.target, self.reg, self.reg_exponent = w.target, w.reg, w.reg_exponent
-        self.row_weights, self.col_weights = w.row_weights, w.col_weights
-        self.biases = v.check_bool(owner, "biases", biases)
-        if self.biases and w.w0 > 0:
-            raise ValueError(f"The 'biases' option of {owner} is for observed-only models "
-                             f"(w0 = 0, ratings); got w0 = {w.w0}.")
-        self.dtype = v.check_dtype(owner, dtype)
-        self.num_threads = num_threads
-        self._threads()
-        self.random_state = v.check_random_state(owner, random_state)
-        self.history_ = []
 
     def fit(self, A, *, validation=None, patience=3, callback=None, show_progress=False,
             track_objective=True):

@@ -9,7 +9,7 @@ from . import _validation as v
 from ._base import FactorModel, _register
 from ._kernels.partition import _balanced_chunks
 from ._kernels.wals import _wals_rows_cg, _wals_rows_cholesky, cg_block_nnz
-from ._objective import check_weighting, objective_value
+from ._objective import objective_value
 from ._progress import progress_bar
 from ._threads import n_chunks_for, thread_context
 
@@ -112,26 +112,12 @@ class WALS(FactorModel):
                  reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
                  dtype=np.float32, num_threads=None, random_state=None):
         owner = type(self).__name__
-        self.factors = v.check_int(owner, "factors", factors, low=1)
-        self._weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target,
-                                          reg, reg_exponent, row_weights, col_weights)
-        w = self._weighting
-        self.w0, self.alpha, self.confidence, self.epsilon = w.w0, w.alpha, w.confidence, \
-            w.epsilon
-        self.target, self.reg, self.reg_exponent = w.target, w.reg, w.reg_exponent
-        self.row_weights, self.col_weights = w.row_weights, w.col_weights
-        self.biases = v.check_bool(owner, "biases", biases)
-        if self.biases and w.w0 > 0:
-            raise ValueError(f"The 'biases' option of {owner} is for observed-only models "
-                             f"(w0 = 0, ratings); got w0 = {w.w0}.")
+        self._set_common_params(factors, w0, alpha, confidence, epsilon, target, row_weights,
+                                col_weights, reg, reg_exponent, biases, dtype, num_threads,
+                                random_state)
         self.solver = v.check_option(owner, "solver", solver, SOLVERS)
         self.cg_steps = v.check_int(owner, "cg_steps", cg_steps, low=1)
         self.iterations = v.check_int(owner, "iterations", iterations, low=0)
-        self.dtype = v.check_dtype(owner, dtype)
-        self.num_threads = num_threads
-        self._threads()  # validates num_threads
-        self.random_state = v.check_random_state(owner, random_state)
-        self.history_ = []
 
     def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
         """Fit the factors to the feedback matrix ``A`` (users x items).
