@@ -24,7 +24,8 @@ _BLOCK_BYTES = 1 << 18
 def _entry_grid(csr, rows, rng, k, itemsize):
     """Group the entries into blocks of (row range) x (column range) after a random
     relabelling of rows and columns (so blocks are not biased by id order). Returns the
-    entries' rows, columns and values in block order, and the block boundaries."""
+    entries' rows, columns and values in block order, the block boundaries and the grid's
+    shape (bands of rows, bands of columns); block b is (b // n_ib, b % n_ib)."""
     m, n = csr.shape
     per = max(1, _BLOCK_BYTES // (k * itemsize))
     urank = rng.permutation(m)
@@ -37,7 +38,18 @@ def _entry_grid(csr, rows, rng, k, itemsize):
     np.cumsum(np.bincount(block, minlength=n_ub * n_ib), out=block_ptr[1:])
     del block
     return (rows[order], csr.indices[:csr.nnz][order], csr.data[:csr.nnz][order],
-            block_ptr)
+            block_ptr, (n_ub, n_ib))
+
+
+def _block_order(rng, grid):
+    """A fresh random visiting order of the grid's blocks: the bands of rows in random
+    order, and within each band its blocks in random order. Consecutive blocks share their
+    rows, which then stay in cache (a fully random block order made an epoch about 1.8x
+    slower)."""
+    n_ub, n_ib = grid
+    bands = rng.permutation(n_ub)
+    within = np.argsort(rng.random((n_ub, n_ib)), axis=1)
+    return (bands[:, None] * n_ib + within).ravel()
 
 
 @_register
@@ -177,8 +189,8 @@ class SGD(FactorModel):
         col_div = np.maximum(col_nnz, 1).astype(dtype)
         chunks_u = _balanced_chunks(csr.indptr, d, n_chunks_for(m))
         chunks_v = np.linspace(0, n, n_chunks_for(n) + 1).astype(np.int64)
-        g_rows, g_cols, g_vals, block_ptr = _entry_grid(csr, rows, rng, d,
-                                                        np.dtype(dtype).itemsize)
+        g_rows, g_cols, g_vals, block_ptr, grid = _entry_grid(csr, rows, rng, d,
+                                                              np.dtype(dtype).itemsize)
         del rows
         n_blocks = block_ptr.shape[0] - 1
         schedule = SCHEDULES[self.lr_schedule]
@@ -202,7 +214,7 @@ class SGD(FactorModel):
                     if self.lr_schedule == "inverse":
                         lr = self.lr / (1.0 + self.lr_decay * epoch)
                     t0 = time.perf_counter()
-                    block_order = rng.permutation(n_blocks)
+                    block_order = _block_order(rng, grid)
                     seeds = rng.integers(1, 2**63 - 1, n_blocks, dtype=np.uint64)
                     _sgd_epoch_hogwild(g_rows, g_cols, g_vals, block_ptr, block_order, True,
                                        row_div, col_div, U, V, ub, vb, g2u, g2v, g2ub, g2vb,

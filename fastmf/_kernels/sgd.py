@@ -2,7 +2,8 @@
 
 Threads update the shared factors without locks (Recht et al. 2011). The entries are grouped
 into a grid of row-range x column-range blocks whose factors fit in cache; each epoch visits
-the blocks in a fresh random order and the entries of each block in a fresh random order.
+the blocks in a fresh random order (band of rows by band of rows) and the entries of each block
+in a fresh random order.
 Per entry (i, j) the step follows the gradient of
 
     w_ij (t_ij - p_ij)^2 - w0 <u_i, v_j>^2 + lam_i / |row i| (|u_i|^2 + b_i^2)
