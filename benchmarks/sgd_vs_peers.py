@@ -240,6 +240,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-surprise", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--speed-only", action="store_true")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
@@ -247,6 +248,8 @@ def main(argv=None):
     print(f"machine: {machine()}")
     with threadpool_limits(1, "blas"):
         sp_out = None if args.skip_speed else speed(args)
+        if args.speed_only:
+            return sp_out, None, None
         q = quality(args)
         c = time_to_rmse(args, q)
     return sp_out, q, c
