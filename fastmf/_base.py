@@ -31,8 +31,9 @@ class NotFittedError(RuntimeError):
 class FactorModel:
     """Shared surface of the factor models (:class:`fastmf.WALS`, :class:`fastmf.SGD`).
 
-    Subclasses set ``self._weighting`` (a validated :class:`_objective.Weighting`) and the
-    public parameters in ``__init__``, and implement ``fit``.
+    Subclasses call ``_set_common_params`` (which validates the objective's parameters into
+    ``self._weighting``) and store their own parameters in ``__init__``, and implement
+    ``fit``.
     """
 
     #: names of the constructor parameters, in order (subclasses extend this).
@@ -43,6 +44,8 @@ class FactorModel:
     user_biases = None
     item_biases = None
     global_mean = 0.0
+    # Structure (indptr, indices) of the training matrix, for recommend's seen-item filter.
+    _seen = None
 
     # ------------------------------------------------------------------ parameters
     def _set_common_params(self, factors, w0, alpha, confidence, epsilon, target,
@@ -327,8 +330,6 @@ class FactorModel:
 
     def _extra_state(self):
         return {"history": np.array(json.dumps(getattr(self, "history_", [])))}
-
-    _seen = None
 
 
 def load(path):

@@ -167,8 +167,8 @@ def test_callback_sees_each_iteration_and_can_stop(small_counts):
         seen.append(record["iteration"])
         return record["iteration"] == 3
 
-    model = _fit(small_counts, callback=None, **IMPLICIT) if False else WALS(
-        factors=4, iterations=10, random_state=0, **IMPLICIT).fit(small_counts, callback=cb)
+    model = WALS(factors=4, iterations=10, random_state=0, **IMPLICIT).fit(small_counts,
+                                                                            callback=cb)
     assert seen == [1, 2, 3] and len(model.history_) == 3
 
 
