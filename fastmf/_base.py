@@ -100,6 +100,17 @@ class FactorModel:
         self._check_fitted()
         return self.item_factors.shape[0]
 
+    def _check_data(self, A, name="A", shape=None):
+        """``A`` as validated canonical CSR in the model's dtype, with the row and column
+        weights checked against its shape."""
+        w = self._weighting
+        csr = v.check_matrix(A, name, dtype=self.dtype, nonnegative=w.confidence != "none",
+                             shape=shape)
+        owner = type(self).__name__
+        v.check_weights_vector(owner, "row_weights", w.row_weights, csr.shape[0])
+        v.check_weights_vector(owner, "col_weights", w.col_weights, csr.shape[1])
+        return csr
+
     def _threads(self):
         return resolve_num_threads(type(self).__name__, self.num_threads)
 
@@ -284,12 +295,7 @@ class FactorModel:
         """The model's objective (see :func:`fastmf.objective`) on ``A`` with its factors."""
         self._check_fitted()
         w = self._weighting
-        csr = v.check_matrix(A, dtype=self.user_factors.dtype,
-                             nonnegative=w.confidence != "none",
-                             shape=(self.n_users, self.n_items))
-        for name, arr, length in (("row_weights", w.row_weights, csr.shape[0]),
-                                  ("col_weights", w.col_weights, csr.shape[1])):
-            v.check_weights_vector(type(self).__name__, name, arr, length)
+        csr = self._check_data(A, shape=(self.n_users, self.n_items))
         with thread_context(self._threads()):
             return objective_value(csr, self.user_factors, self.item_factors, w,
                                    self.user_biases, self.item_biases, self.global_mean)

@@ -149,10 +149,8 @@ class SGD(FactorModel):
         owner = type(self).__name__
         w = self._weighting
         dtype = self.dtype
-        csr = v.check_matrix(A, dtype=dtype, nonnegative=w.confidence != "none")
+        csr = self._check_data(A)
         m, n = csr.shape
-        v.check_weights_vector(owner, "row_weights", w.row_weights, m)
-        v.check_weights_vector(owner, "col_weights", w.col_weights, n)
         patience = v.check_int("fit", "patience", patience, low=1)
         valid = None
         if validation is not None:

@@ -141,10 +141,8 @@ class WALS(FactorModel):
         owner = type(self).__name__
         w = self._weighting
         dtype = self.dtype
-        csr = v.check_matrix(A, dtype=dtype, nonnegative=w.confidence != "none")
+        csr = self._check_data(A)
         m, n = csr.shape
-        v.check_weights_vector(owner, "row_weights", w.row_weights, m)
-        v.check_weights_vector(owner, "col_weights", w.col_weights, n)
         n_threads = self._threads()
         csr_t = csr.transpose()
 
