@@ -4,11 +4,14 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
+from . import split
 from ._base import NotFittedError, load
+from ._interactions import Interactions
 from ._objective import objective
 from .sgd import SGD
 from .wals import WALS
 
 __version__ = "0.1.0"
 
-__all__ = ["WALS", "SGD", "objective", "load", "NotFittedError", "__version__"]
+__all__ = ["WALS", "SGD", "Interactions", "split", "objective", "load", "NotFittedError",
+           "__version__"]

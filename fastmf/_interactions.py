@@ -1,0 +1,380 @@
+"""Interactions: feedback entries with raw user and item ids, and the matrix the models fit."""
+
+import numpy as np
+import scipy.sparse as sp
+
+DUPLICATES = ("sum", "last", "error")
+UNKNOWN = ("error", "drop")
+
+
+def _raw_ids(name, ids):
+    """1-d array of raw ids (integers or strings), with missing ids rejected."""
+    arr = np.asarray(ids)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d sequence of ids; got shape {arr.shape}.")
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} holds missing ids (NaN) at position "
+                             f"{int(np.flatnonzero(~np.isfinite(arr))[0])}.")
+        if np.any(arr != np.round(arr)):
+            raise ValueError(f"{name} holds non-integer numbers; ids must be integers or "
+                             f"strings.")
+        arr = arr.astype(np.int64)
+    elif kind == "O":
+        missing = np.fromiter((x is None or (isinstance(x, float) and np.isnan(x)) for x in arr),
+                              dtype=bool, count=arr.size)
+        if missing.any():
+            raise ValueError(f"{name} holds missing ids (None or NaN) at position "
+                             f"{int(np.flatnonzero(missing)[0])}.")
+        if all(isinstance(x, str) for x in arr):
+            arr = arr.astype(str)
+        elif all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold only integers or only strings; got a mix of "
+                             f"{sorted({type(x).__name__ for x in arr})}.")
+    elif kind == "b":
+        raise ValueError(f"{name} must hold integer or string ids; got booleans.")
+    elif kind not in "iuUS":
+        raise ValueError(f"{name} must hold integer or string ids; got dtype {arr.dtype}.")
+    if arr.dtype.kind == "S":
+        arr = arr.astype(str)
+    if arr.dtype.kind == "U" and arr.size and np.any(arr == ""):
+        raise ValueError(f"{name} holds empty-string ids at position "
+                         f"{int(np.flatnonzero(arr == '')[0])}.")
+    if arr.dtype.kind == "u":
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _show(x):
+    """repr of a raw id without numpy's scalar wrapper."""
+    return repr(x.item() if hasattr(x, "item") else x)
+
+
+def _lookup(catalogue, raw, name):
+    """Index of each raw id in the sorted ``catalogue``; -1 where absent."""
+    if catalogue.dtype.kind != raw.dtype.kind and raw.size:
+        kinds = {"i": "integers", "U": "strings"}
+        raise ValueError(f"{name} are {kinds.get(raw.dtype.kind, raw.dtype)} but the "
+                         f"catalogue holds {kinds.get(catalogue.dtype.kind, catalogue.dtype)}.")
+    pos = np.searchsorted(catalogue, raw)
+    pos = np.minimum(pos, max(catalogue.size - 1, 0))
+    found = catalogue[pos] == raw if catalogue.size else np.zeros(raw.size, bool)
+    return np.where(found, pos, -1).astype(np.int64)
+
+
+class Interactions:
+    """Feedback entries keyed by raw user and item ids, with the matrix the models fit.
+
+    Raw ids (integers or strings) are mapped to consecutive indices in sorted order of the
+    ids: user index ``i`` is ``user_ids[i]``, item index ``j`` is ``item_ids[j]``, and
+    :attr:`matrix` is the users x items CSR matrix of the values. Entries are kept in CSR
+    order (by user index, then item index), aligned with :attr:`users`, :attr:`items`,
+    :attr:`values` and :attr:`timestamps`.
+
+    Parameters
+    ----------
+    users, items : array-like of int or str, same length
+        Raw user and item id of each entry.
+    values : array-like of float, optional
+        Value of each entry (rating, play count, ...); 1.0 when omitted. NaN and inf raise.
+    timestamps : array-like of int or datetime64, optional
+        Time of each entry, stored as int64 (seconds for datetime64 input).
+    user_ids, item_ids : array-like, optional
+        Catalogues to index into instead of the ids found in the data, for example a
+        training set's so that a test set gets the same indices; sorted and de-duplicated
+        here. Entries whose id is not in a given catalogue follow ``unknown``.
+    duplicates : {'sum', 'last', 'error'}, default 'sum'
+        What to do with several entries for one (user, item) pair: add their values (play
+        counts, clicks; the latest timestamp is kept), keep the last one in input order
+        (re-rated items), or raise.
+    unknown : {'error', 'drop'}, default 'error'
+        With ``user_ids`` / ``item_ids`` given: raise on an id outside them, or drop those
+        entries (their number is in :attr:`n_dropped`).
+
+    Examples
+    --------
+    >>> data = Interactions(["ann", "bob", "ann"], ["x", "y", "y"], [5.0, 3.0, 4.0])
+    >>> data.shape, data.user_ids.tolist(), data.matrix.toarray().tolist()
+    ((2, 2), ['ann', 'bob'], [[5.0, 4.0], [0.0, 3.0]])
+    """
+
+    def __init__(self, users, items, values=None, timestamps=None, *, user_ids=None,
+                 item_ids=None, duplicates="sum", unknown="error"):
+        if duplicates not in DUPLICATES:
+            raise ValueError(f"The 'duplicates' parameter of Interactions must be one of "
+                             f"{DUPLICATES}. Got {duplicates!r} instead.")
+        if unknown not in UNKNOWN:
+            raise ValueError(f"The 'unknown' parameter of Interactions must be one of "
+                             f"{UNKNOWN}. Got {unknown!r} instead.")
+        users = _raw_ids("users", users)
+        items = _raw_ids("items", items)
+        n = users.size
+        if items.size != n:
+            raise ValueError(f"users and items must have the same length; got {n} and "
+                             f"{items.size}.")
+        if values is None:
+            values = np.ones(n, dtype=np.float64)
+        else:
+            values = np.asarray(values)
+            if values.ndim != 1 or values.size != n:
+                raise ValueError(f"values must be 1-d with one value per entry ({n}); got "
+                                 f"shape {values.shape}.")
+            if values.dtype.kind not in "biuf":
+                try:
+                    values = values.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise ValueError(f"values must be numbers; got dtype {values.dtype}.")
+            values = values.astype(np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise ValueError(f"values hold NaN or inf ({int(bad.sum())} entries, first at "
+                                 f"position {int(np.flatnonzero(bad)[0])}).")
+        if timestamps is not None:
+            timestamps = _timestamps(timestamps, n)
+
+        self.user_ids = _catalogue("user_ids", user_ids, users)
+        self.item_ids = _catalogue("item_ids", item_ids, items)
+        u = _lookup(self.user_ids, users, "users")
+        it = _lookup(self.item_ids, items, "items")
+        self.n_dropped = 0
+        if user_ids is not None or item_ids is not None:
+            missing = (u < 0) | (it < 0)
+            if missing.any():
+                if unknown == "error":
+                    q = int(np.flatnonzero(missing)[0])
+                    which = (f"user {_show(users[q])}" if u[q] < 0 else f"item {_show(items[q])}")
+                    raise ValueError(f"{int(missing.sum())} entries have ids outside the given "
+                                     f"catalogue (first: {which} at position {q}); pass "
+                                     f"unknown='drop' to drop them.")
+                keep = ~missing
+                self.n_dropped = int(missing.sum())
+                u, it, values = u[keep], it[keep], values[keep]
+                if timestamps is not None:
+                    timestamps = timestamps[keep]
+        self._build(u, it, values, timestamps, duplicates)
+
+    # ------------------------------------------------------------------ construction
+    def _build(self, u, it, values, timestamps, duplicates):
+        n_items = self.item_ids.size
+        key = u * np.int64(max(n_items, 1)) + it
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        values = values[order]
+        if timestamps is not None:
+            timestamps = timestamps[order]
+        if key.size:
+            first = np.ones(key.size, dtype=bool)
+            first[1:] = key[1:] != key[:-1]
+            if not first.all():
+                if duplicates == "error":
+                    q = int(np.flatnonzero(~first)[0])
+                    raise ValueError(
+                        f"{int((~first).sum())} duplicate (user, item) entries (first: user "
+                        f"{_show(self.user_ids[key[q] // n_items])}, item "
+                        f"{_show(self.item_ids[key[q] % n_items])}); pass duplicates='sum' or "
+                        f"'last'.")
+                starts = np.flatnonzero(first)
+                if duplicates == "sum":
+                    values = np.add.reduceat(values, starts)
+                    if timestamps is not None:
+                        timestamps = np.maximum.reduceat(timestamps, starts)
+                else:
+                    last = np.append(starts[1:], key.size) - 1
+                    values = values[last]
+                    if timestamps is not None:
+                        timestamps = timestamps[last]
+                key = key[starts]
+        self._set_entries(key // max(n_items, 1), key % max(n_items, 1), values, timestamps)
+
+    def _set_entries(self, u, it, values, timestamps):
+        """Store entries already in CSR order (sorted by user, then item, no duplicates)."""
+        m = self.user_ids.size
+        index = np.int32 if max(m, self.item_ids.size, u.size) < 2**31 - 1 else np.int64
+        self.users = u.astype(index)
+        self.items = it.astype(index)
+        self.values = np.asarray(values, dtype=np.float64)
+        self.timestamps = timestamps
+        indptr = np.zeros(m + 1, dtype=index)
+        np.cumsum(np.bincount(self.users, minlength=m), out=indptr[1:])
+        self._indptr = indptr
+        self._matrix = {}
+
+    @classmethod
+    def from_dataframe(cls, df, user="user", item="item", value=None, timestamp=None,
+                       **kwargs):
+        """Interactions from a pandas DataFrame's columns.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+        user, item : str
+            Columns holding the raw user and item ids.
+        value, timestamp : str, optional
+            Columns holding the values and the timestamps.
+        **kwargs
+            Passed to :class:`Interactions` (``duplicates``, ``user_ids``, ...).
+        """
+        columns = [c for c in (user, item, value, timestamp) if c is not None]
+        missing = [c for c in columns if c not in getattr(df, "columns", ())]
+        if missing:
+            have = list(getattr(df, "columns", []))
+            raise ValueError(f"column(s) {missing} not in the DataFrame; it has {have}.")
+        col = lambda c: None if c is None else df[c].to_numpy()
+        return cls(col(user), col(item), col(value), col(timestamp), **kwargs)
+
+    @classmethod
+    def from_matrix(cls, A, user_ids=None, item_ids=None):
+        """Interactions holding the stored entries of a sparse matrix; ids default to the
+        row and column indices."""
+        if not sp.issparse(A):
+            raise TypeError(f"A must be a scipy.sparse matrix; got {type(A).__name__}.")
+        coo = sp.coo_array(A)
+        m, n = A.shape
+        users = coo.row.astype(np.int64)
+        items = coo.col.astype(np.int64)
+        uid = np.arange(m) if user_ids is None else np.asarray(user_ids)
+        iid = np.arange(n) if item_ids is None else np.asarray(item_ids)
+        if uid.size != m or iid.size != n:
+            raise ValueError(f"user_ids / item_ids must have {m} and {n} entries; got "
+                             f"{uid.size} and {iid.size}.")
+        return cls(uid[users], iid[items], coo.data, user_ids=uid, item_ids=iid)
+
+    def _like(self, rows, values=None, timestamps=None):
+        """New Interactions on the same catalogues from entry positions ``rows``."""
+        out = object.__new__(type(self))
+        out.user_ids, out.item_ids, out.n_dropped = self.user_ids, self.item_ids, 0
+        ts = None if self.timestamps is None else self.timestamps[rows]
+        out._set_entries(self.users[rows].astype(np.int64), self.items[rows].astype(np.int64),
+                         self.values[rows] if values is None else values,
+                         ts if timestamps is None else timestamps)
+        return out
+
+    def subset(self, mask):
+        """The entries selected by a boolean mask (or positions) in entry order, on the
+        same user and item catalogues."""
+        mask = np.asarray(mask)
+        if mask.dtype == bool:
+            if mask.shape != (self.nnz,):
+                raise ValueError(f"mask must have one flag per entry ({self.nnz}); got shape "
+                                 f"{mask.shape}.")
+            rows = np.flatnonzero(mask)
+        else:
+            from ._validation import check_ids
+            rows = np.unique(check_ids("positions", mask, self.nnz))
+        return self._like(rows)
+
+    def like(self, users, items, values=None, timestamps=None, *, duplicates="sum",
+             unknown="error"):
+        """New entries indexed by this set's user and item catalogues (a test set for this
+        training set, or new data for a fitted model)."""
+        return Interactions(users, items, values, timestamps, user_ids=self.user_ids,
+                            item_ids=self.item_ids, duplicates=duplicates, unknown=unknown)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def shape(self):
+        return (self.user_ids.size, self.item_ids.size)
+
+    @property
+    def n_users(self):
+        return self.user_ids.size
+
+    @property
+    def n_items(self):
+        return self.item_ids.size
+
+    @property
+    def nnz(self):
+        return self.values.size
+
+    def __len__(self):
+        return self.nnz
+
+    @property
+    def matrix(self):
+        """Users x items ``scipy.sparse.csr_array`` of the values, float32."""
+        return self.to_csr(np.float32)
+
+    def to_csr(self, dtype=np.float32):
+        """The values as a users x items CSR array of ``dtype`` (cached)."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._matrix:
+            self._matrix[dtype] = sp.csr_array(
+                (self.values.astype(dtype), self.items, self._indptr), shape=self.shape)
+        return self._matrix[dtype]
+
+    def user_index(self, raw, unknown="error"):
+        """Indices of raw user ids; ``unknown='error'`` raises on an unknown id, ``-1`` marks
+        it with -1."""
+        return self._index(self.user_ids, raw, "users", unknown)
+
+    def item_index(self, raw, unknown="error"):
+        """Indices of raw item ids (see :meth:`user_index`)."""
+        return self._index(self.item_ids, raw, "items", unknown)
+
+    @staticmethod
+    def _index(catalogue, raw, name, unknown):
+        if unknown not in ("error", -1):
+            raise ValueError(f"unknown must be 'error' or -1; got {unknown!r}.")
+        raw = _raw_ids(name, raw)
+        idx = _lookup(catalogue, raw, name)
+        if unknown == "error" and np.any(idx < 0):
+            bad = raw[np.flatnonzero(idx < 0)[0]]
+            raise KeyError(f"unknown {name[:-1]} id {_show(bad)} ({int((idx < 0).sum())} unknown "
+                           f"of {raw.size}).")
+        return idx
+
+    def rows_for(self, users, items, values=None):
+        """Rows for new (or known) users, for ``model.fold_in``: the raw user ids in sorted
+        order and a CSR matrix with one row per user and this set's item columns. Items
+        not in the catalogue are dropped (the count is returned third)."""
+        users = _raw_ids("users", users)
+        items = _raw_ids("items", items)
+        if users.size != items.size:
+            raise ValueError(f"users and items must have the same length; got {users.size} "
+                             f"and {items.size}.")
+        vals = np.ones(users.size) if values is None else np.asarray(values, np.float64)
+        if vals.shape != users.shape or not np.all(np.isfinite(vals)):
+            raise ValueError("values must be finite, one per entry.")
+        cols = _lookup(self.item_ids, items, "items")
+        known = cols >= 0
+        uniq, rows = np.unique(users, return_inverse=True)
+        A = sp.csr_array((vals[known], (rows[known], cols[known])),
+                         shape=(uniq.size, self.n_items))
+        A.sum_duplicates()
+        return uniq, A, int((~known).sum())
+
+    def __repr__(self):
+        ts = ", timestamps" if self.timestamps is not None else ""
+        return (f"Interactions({self.n_users:,} users x {self.n_items:,} items, "
+                f"{self.nnz:,} entries{ts})")
+
+
+def _catalogue(name, given, found):
+    if given is None:
+        return np.unique(found)
+    cat = np.unique(_raw_ids(name, given))
+    return cat
+
+
+def _timestamps(ts, n):
+    ts = np.asarray(ts)
+    if ts.ndim != 1 or ts.size != n:
+        raise ValueError(f"timestamps must be 1-d with one per entry ({n}); got shape "
+                         f"{ts.shape}.")
+    if ts.dtype.kind == "M":
+        if np.any(np.isnat(ts)):
+            raise ValueError("timestamps hold missing values (NaT).")
+        return ts.astype("datetime64[s]").astype(np.int64)
+    if ts.dtype.kind == "f":
+        if not np.all(np.isfinite(ts)):
+            raise ValueError("timestamps hold NaN or inf.")
+        return ts.astype(np.int64)
+    if ts.dtype.kind not in "iu":
+        raise ValueError(f"timestamps must be integers or datetime64; got dtype {ts.dtype}.")
+    return ts.astype(np.int64)
