@@ -9,9 +9,10 @@ from ._base import NotFittedError, load
 from ._interactions import Interactions
 from ._objective import objective
 from .sgd import SGD
+from .svd import SVD
 from .wals import WALS
 
 __version__ = "0.1.0"
 
-__all__ = ["WALS", "SGD", "Interactions", "split", "objective", "load", "NotFittedError",
+__all__ = ["WALS", "SGD", "SVD", "Interactions", "split", "objective", "load", "NotFittedError",
            "__version__"]
