@@ -4,7 +4,7 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import split
+from . import datasets, split
 from ._base import NotFittedError, load
 from ._interactions import Interactions
 from ._objective import objective
@@ -14,5 +14,5 @@ from .wals import WALS
 
 __version__ = "0.1.0"
 
-__all__ = ["WALS", "SGD", "SVD", "Interactions", "split", "objective", "load", "NotFittedError",
+__all__ = ["WALS", "SGD", "SVD", "Interactions", "datasets", "split", "objective", "load", "NotFittedError",
            "__version__"]

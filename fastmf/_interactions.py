@@ -50,6 +50,39 @@ def _raw_ids(name, ids):
     return arr
 
 
+def _factorize(name, ids):
+    """(sorted unique raw ids, index of each entry's id in them).
+
+    Strings in object arrays are factorized before anything is widened to a fixed-width
+    array, so only the unique ids are ever stored as one (17.5M rows of 40-character user
+    hashes would otherwise take gigabytes)."""
+    arr = np.asarray(ids)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d sequence of ids; got shape {arr.shape}.")
+    if arr.dtype.kind != "O":
+        uniq, codes = np.unique(_raw_ids(name, arr), return_inverse=True)
+        return uniq, codes.reshape(-1).astype(np.int64)
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    if pd is not None:
+        codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+        if codes.size and codes.min() < 0:
+            raise ValueError(f"{name} holds missing ids (None or NaN) at position "
+                             f"{int(np.flatnonzero(codes < 0)[0])}.")
+        uniq = _raw_ids(name, np.asarray(uniq, dtype=object))
+        order = np.argsort(uniq, kind="stable")
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        return uniq[order], rank[codes]
+    arr = _raw_ids(name, arr)
+    uniq, codes = np.unique(arr, return_inverse=True)
+    return uniq, codes.reshape(-1).astype(np.int64)
+
+
 def _show(x):
     """repr of a raw id without numpy's scalar wrapper."""
     return repr(x.item() if hasattr(x, "item") else x)
@@ -111,12 +144,12 @@ class Interactions:
         if unknown not in UNKNOWN:
             raise ValueError(f"The 'unknown' parameter of Interactions must be one of "
                              f"{UNKNOWN}. Got {unknown!r} instead.")
-        users = _raw_ids("users", users)
-        items = _raw_ids("items", items)
-        n = users.size
-        if items.size != n:
+        u_found, u = _factorize("users", users)
+        i_found, it = _factorize("items", items)
+        n = u.size
+        if it.size != n:
             raise ValueError(f"users and items must have the same length; got {n} and "
-                             f"{items.size}.")
+                             f"{it.size}.")
         if values is None:
             values = np.ones(n, dtype=np.float64)
         else:
@@ -137,17 +170,16 @@ class Interactions:
         if timestamps is not None:
             timestamps = _timestamps(timestamps, n)
 
-        self.user_ids = _catalogue("user_ids", user_ids, users)
-        self.item_ids = _catalogue("item_ids", item_ids, items)
-        u = _lookup(self.user_ids, users, "users")
-        it = _lookup(self.item_ids, items, "items")
+        self.user_ids, u = _recode("user_ids", user_ids, u_found, u, "users")
+        self.item_ids, it = _recode("item_ids", item_ids, i_found, it, "items")
         self.n_dropped = 0
         if user_ids is not None or item_ids is not None:
             missing = (u < 0) | (it < 0)
             if missing.any():
                 if unknown == "error":
                     q = int(np.flatnonzero(missing)[0])
-                    which = (f"user {_show(users[q])}" if u[q] < 0 else f"item {_show(items[q])}")
+                    which = (f"user {_show(np.asarray(users)[q])}" if u[q] < 0
+                             else f"item {_show(np.asarray(items)[q])}")
                     raise ValueError(f"{int(missing.sum())} entries have ids outside the given "
                                      f"catalogue (first: {which} at position {q}); pass "
                                      f"unknown='drop' to drop them.")
@@ -355,11 +387,13 @@ class Interactions:
                 f"{self.nnz:,} entries{ts})")
 
 
-def _catalogue(name, given, found):
+def _recode(name, given, found, codes, what):
+    """(catalogue, entry indices): the ids found, or a given catalogue (sorted, unique)
+    with -1 for the ids outside it."""
     if given is None:
-        return np.unique(found)
+        return found, codes
     cat = np.unique(_raw_ids(name, given))
-    return cat
+    return cat, _lookup(cat, found, what)[codes]
 
 
 def _timestamps(ts, n):
