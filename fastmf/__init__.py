@@ -4,15 +4,17 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import datasets, split
+from . import datasets, metrics, split
 from ._base import NotFittedError, load
 from ._interactions import Interactions
 from ._objective import objective
+from .compare import compare
+from .metrics import evaluate
 from .sgd import SGD
 from .svd import SVD
 from .wals import WALS
 
 __version__ = "0.1.0"
 
-__all__ = ["WALS", "SGD", "SVD", "Interactions", "datasets", "split", "objective", "load", "NotFittedError",
-           "__version__"]
+__all__ = ["SGD", "SVD", "WALS", "Interactions", "NotFittedError", "__version__", "compare",
+           "datasets", "evaluate", "load", "metrics", "objective", "split"]

@@ -1,81 +1,336 @@
-"""Command line: ``fastmf demo`` fits WALS on a synthetic data set and recommends."""
+"""Command line: ``fastmf compare | fit | recommend | evaluate`` (``fastmf <command> --help``)."""
 
 import argparse
+import ast
+import os
 import sys
 import time
 
 import numpy as np
 
-
-def _holdout(A, fraction, seed):
-    """Random holdout of stored entries: (train, test), same shape."""
-    import scipy.sparse as sp
-    coo = A.tocoo()
-    rng = np.random.default_rng(seed)
-    test = rng.random(coo.nnz) < fraction
-    make = lambda mask: sp.csr_array((coo.data[mask], (coo.row[mask], coo.col[mask])),
-                                     shape=A.shape)
-    return make(~test), make(test)
-
-
-def _recall_at_k(model, train, test, k):
-    users = np.flatnonzero(np.diff(test.indptr))
-    ids, _ = model.recommend(users, A=train, k=k)
-    hits = 0.0
-    for row, u in enumerate(users):
-        truth = test.indices[test.indptr[u]:test.indptr[u + 1]]
-        hits += np.isin(ids[row], truth).sum() / min(k, truth.size)
-    return hits / max(1, users.size)
+MODELS = ("wals", "sgd", "svd")
+# Parameters of each model for explicit ratings (the defaults are for implicit feedback).
+RATINGS_PRESETS = {
+    "wals": {"w0": 0.0, "target": "value", "confidence": "none", "biases": True,
+             "reg": 0.05, "solver": "cholesky"},
+    "sgd": {"w0": 0.0, "target": "value", "confidence": "none", "biases": True,
+            "reg": 0.02, "lr": 0.01},
+    "svd": {"target": "value", "w0": 0.0, "confidence": "none"},
+}
 
 
-def demo(args):
-    from . import WALS
-    from .datasets import make_synthetic
+class CommandError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
 
-    out = print if not args.quiet else (lambda *a, **k: None)
+
+def _say(args):
+    return (lambda *a, **k: None) if args.quiet else print
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _add_data_options(p):
+    g = p.add_argument_group("data files (CSV / TSV / Parquet with a header row)")
+    g.add_argument("--user", default="user", help="user id column (default: user)")
+    g.add_argument("--item", default="item", help="item id column (default: item)")
+    g.add_argument("--value", default=None, help="value column (default: every entry is 1)")
+    g.add_argument("--timestamp", default=None, help="timestamp column (time splits)")
+    g.add_argument("--sep", default=None, help="delimiter (default: tab for .tsv, else comma)")
+    p.add_argument("--data-home", default=None,
+                   help="folder of the data sets (default: $FASTMF_DATA or ~/.cache/fastmf)")
+
+
+def _add_model_options(p, model_default="wals"):
+    p.add_argument("--model", default=model_default,
+                   help=f"one of {', '.join(MODELS)} (default: {model_default})")
+    p.add_argument("--kind", choices=("implicit", "ratings"), default=None,
+                   help="implicit feedback or explicit ratings (default: ratings for the "
+                        "MovieLens data sets, implicit otherwise)")
+    p.add_argument("--factors", type=int, default=64)
+    p.add_argument("--iterations", type=int, default=None, help="WALS iterations")
+    p.add_argument("--epochs", type=int, default=None, help="SGD epochs")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other model parameter, e.g. --param reg=0.01 (repeatable)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _read(args, source):
+    from ._io import read_interactions
+    return read_interactions(source, user=args.user, item=args.item, value=args.value,
+                             timestamp=args.timestamp, sep=args.sep, data_home=args.data_home)
+
+
+def _kind(args, source):
+    if args.kind is not None:
+        return args.kind
+    return "ratings" if str(source).startswith("movielens") else "implicit"
+
+
+def _build_model(args, kind):
+    from . import SGD, SVD, WALS
+    name = args.model.lower()
+    if name not in MODELS:
+        raise CommandError(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}.")
+    params = dict(RATINGS_PRESETS[name]) if kind == "ratings" else {}
+    if args.iterations is not None and name == "wals":
+        params["iterations"] = args.iterations
+    if args.epochs is not None and name == "sgd":
+        params["epochs"] = args.epochs
+    for item in args.param:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param takes NAME=VALUE; got {item!r}.")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        params[key.strip()] = value
+    cls = {"wals": WALS, "sgd": SGD, "svd": SVD}[name]
+    try:
+        return cls(args.factors, num_threads=args.threads, random_state=args.seed, **params)
+    except TypeError as exc:
+        raise CommandError(f"{exc} (see help({cls.__name__}) for its parameters)") from exc
+
+
+def _fit(model, data, args):
     t0 = time.perf_counter()
-    A = make_synthetic(args.users, args.items, args.nnz, random_state=args.seed)
-    train, test = _holdout(A, 0.2, args.seed)
-    out(f"synthetic implicit data: {A.shape[0]:,} users x {A.shape[1]:,} items, "
-        f"{A.nnz:,} interactions ({time.perf_counter() - t0:.1f} s); 20% held out")
-    model = WALS(factors=args.factors, iterations=args.iterations, solver=args.solver,
-                 random_state=args.seed)
+    model.fit(data, show_progress=not args.quiet and _has_tqdm())
+    return time.perf_counter() - t0
+
+
+def _has_tqdm():
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _table(rows):
+    width = max(len(k) for k in rows)
+    return "\n".join(f"{k:<{width}}  {v:.4f}" for k, v in rows.items())
+
+
+# ---------------------------------------------------------------------------------- commands
+def cmd_compare(args):
+    from .compare import compare
+    out = _say(args)
+    methods = args.methods.split(",") if args.methods else None
+    kwargs = {"methods": methods} if methods else {}
+    out(f"fastmf compare: {args.data or 'embedded synthetic data set'}")
     t0 = time.perf_counter()
-    model.fit(train)
-    wall = time.perf_counter() - t0
-    out(f"\nWALS ({args.solver}), factors={args.factors}: fit in {wall:.2f} s "
-        f"(first call includes compilation)")
-    out(" iter   objective      seconds")
-    for h in model.history_:
-        out(f" {h['iteration']:4d}   {h['objective']:.6e}   {h['seconds']:.3f}")
-    recall = _recall_at_k(model, train, test, 10)
-    out(f"\nheld-out Recall@10: {recall:.4f}")
-    ids, scores = model.recommend([0], k=5)
-    out(f"top 5 items for user 0: {ids[0].tolist()} (scores "
-        f"{np.round(scores[0], 3).tolist()})")
+    result = compare(args.data, factors=args.factors, iterations=args.iterations,
+                     epochs=args.epochs, k=args.k, kind=args.kind or "auto",
+                     test_size=args.test_size, num_threads=args.threads,
+                     random_state=args.seed, data_home=args.data_home,
+                     show_progress=not args.quiet, **kwargs)
+    print(f"\n{result.data}\nobjective ({result.kind}): " + ", ".join(
+        f"{k}={v}" for k, v in result.objective.items()))
+    print(result.table())
+    out(f"(kernels compiled or loaded from cache beforehand in {result.compile_seconds:.1f} s; "
+        f"seconds = training time, evaluation excluded)")
+    os.makedirs(args.out, exist_ok=True)
+    csv_path = os.path.join(args.out, "curves.csv")
+    result.to_csv(csv_path)
+    result.to_json(os.path.join(args.out, "curves.json"))
+    written = [csv_path, os.path.join(args.out, "curves.json")]
+    try:
+        png = os.path.join(args.out, "compare.png")
+        result.plot(png)
+        written.append(png)
+    except ImportError:
+        out("(no plot: matplotlib is not installed; pip install 'fastmf[plots]')")
+    out(f"\nwrote {', '.join(written)} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="fastmf", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("demo", help="fit WALS on synthetic data and recommend (offline)")
-    p.add_argument("--users", type=int, default=20_000)
-    p.add_argument("--items", type=int, default=5_000)
-    p.add_argument("--nnz", type=int, default=500_000)
+def cmd_fit(args):
+    out = _say(args)
+    data = _read(args, args.data)
+    kind = _kind(args, args.data)
+    model = _build_model(args, kind)
+    out(f"{data!r}; fitting {model!r}")
+    seconds = _fit(model, data, args)
+    model.save(args.output)
+    last = model.history_[-1] if model.history_ else {}
+    obj = f", objective {last['objective']:.6g}" if "objective" in last else ""
+    out(f"fitted in {seconds:.1f} s{obj}; saved to {args.output}")
+    return 0
+
+
+def _load_model(path):
+    from . import load
+    if not os.path.isfile(path):
+        raise CommandError(f"no model file {path!r}.")
+    return load(path)
+
+
+def cmd_recommend(args):
+    model = _load_model(args.model)
+    if model.user_ids_ is None:
+        raise CommandError("this model was fitted on a bare matrix, without raw ids; "
+                           "recommend takes user indices with --index.")
+    from ._interactions import Interactions
+    if args.index:
+        try:
+            users = np.array([int(u) for u in args.users])
+        except ValueError as exc:
+            raise CommandError(f"--index takes integer user indices; got {args.users}.") \
+                from exc
+    else:
+        raw = np.array(args.users)
+        if model.user_ids_.dtype.kind == "i":
+            try:
+                raw = raw.astype(np.int64)
+            except ValueError as exc:
+                raise CommandError(f"this model's user ids are integers; got {args.users}.") \
+                    from exc
+        idx = Interactions._index(model.user_ids_, raw, "users", -1)
+        if np.any(idx < 0):
+            bad = [u for u, i in zip(args.users, idx) if i < 0]
+            raise CommandError(f"unknown user id(s) {', '.join(bad)} (not in the training "
+                               f"data; fold them in from their interactions instead).")
+        users = idx
+    ids, scores = model.recommend(users, k=args.k, filter_seen=not args.include_seen)
+    print("user\trank\titem\tscore")
+    for row, u in enumerate(args.users):
+        for rank, (j, s) in enumerate(zip(ids[row], scores[row]), 1):
+            if j < 0:
+                break
+            print(f"{u}\t{rank}\t{model.item_ids_[j]}\t{s:.5g}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from . import split
+    from .metrics import evaluate
+    out = _say(args)
+    if args.model.endswith(".npz"):
+        model = _load_model(args.model)
+        if model.user_ids_ is None:
+            raise CommandError("this model was fitted without raw ids; evaluate it from "
+                               "Python with fastmf.evaluate.")
+        data = _read(args, args.data)
+        from ._interactions import Interactions
+        test = Interactions(data.user_ids[data.users], data.item_ids[data.items], data.values,
+                            user_ids=model.user_ids_, item_ids=model.item_ids_,
+                            unknown="drop")
+        if test.n_dropped:
+            out(f"{test.n_dropped} test entries with users or items unknown to the model "
+                f"were left out")
+        train = model._seen.to_scipy() if model._seen is not None else None
+        if train is None:
+            raise CommandError("this model file holds no training interactions to filter.")
+    else:
+        data = _read(args, args.data)
+        kind = _kind(args, args.data)
+        model = _build_model(args, kind)
+        how = args.split
+        if how == "random":
+            s = split.random_holdout(data, args.test_size, random_state=args.seed, warn=False)
+        elif how == "per-user":
+            s = split.per_user(data, args.test_size, random_state=args.seed, warn=False)
+        else:
+            if data.timestamps is None:
+                raise CommandError("--split time needs timestamps (--timestamp COLUMN for a "
+                                   "file).")
+            s = split.by_time(data, args.test_size, random_state=args.seed, warn=False)
+        if s.cold_users.size or s.cold_items.size:
+            out(f"{s.cold_users.size} users and {s.cold_items.size} items appear only in the "
+                f"test side")
+        out(f"{data!r}; {how} split, {s.test.nnz:,} test entries; fitting {model!r}")
+        seconds = _fit(model, s.train, args)
+        out(f"fitted in {seconds:.1f} s")
+        train, test = s.train, s.test
+    metrics = args.metrics.split(",") if args.metrics else None
+    result = evaluate(model, train, test, k=args.k, metrics=metrics)
+    print(_table(result))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastmf", description="Fast matrix factorization for recommenders.")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+
+    p = sub.add_parser("compare", help="convergence study: WALS (CG, Cholesky), SGD and SVD "
+                                        "on one objective (the default runs offline)",
+                       description="Fit WALS (CG and Cholesky), Hogwild SGD and truncated "
+                                   "SVD on one data set and split; print a table and write "
+                                   "the curves (CSV, JSON) and a PNG.")
+    p.add_argument("--data", default=None,
+                   help="data-set name or file (default: an embedded synthetic data set)")
+    p.add_argument("--kind", choices=("implicit", "ratings"), default=None)
+    p.add_argument("--methods", default=None,
+                   help="comma-separated subset of wals-cg,wals-cholesky,sgd,svd")
     p.add_argument("--factors", type=int, default=32)
-    p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--solver", choices=["cg", "cholesky"], default="cg")
+    p.add_argument("--iterations", type=int, default=10, help="WALS iterations")
+    p.add_argument("--epochs", type=int, default=30, help="SGD epochs")
+    p.add_argument("--k", type=int, default=10, help="cut-off of Recall@k and NDCG@k")
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--out", default="fastmf-compare", help="output folder")
+    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-home", default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("fit", help="fit a model and save it",
+                       description="Fit a model on a data set or file and save it (.npz).")
+    p.add_argument("data", help="data-set name (e.g. movielens-100k) or CSV/Parquet file")
+    p.add_argument("-o", "--output", default="model.npz", help="model file (default: "
+                                                               "model.npz)")
+    _add_model_options(p)
+    _add_data_options(p)
     p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("recommend", help="top-k items for users of a saved model",
+                       description="Print the top-k items (raw ids) and scores for users.")
+    p.add_argument("model", help="model file written by fastmf fit")
+    p.add_argument("users", nargs="+", help="raw user ids")
+    p.add_argument("-k", "--k", type=int, default=10)
+    p.add_argument("--index", action="store_true", help="users are row indices, not raw ids")
+    p.add_argument("--include-seen", action="store_true",
+                   help="keep items the user already has")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("evaluate", help="metrics of a saved model, or fit on a split and "
+                                        "evaluate",
+                       description="With --model PATH.npz, evaluate that model on DATA (the "
+                                   "test interactions). Otherwise split DATA, fit --model "
+                                   "(wals, sgd, svd) on the training part and evaluate on "
+                                   "the test part.")
+    p.add_argument("data", help="data-set name or file")
+    _add_model_options(p)
+    p.add_argument("--split", choices=("random", "per-user", "time"), default="random")
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("-k", "--k", type=int, default=10)
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated, e.g. rmse,ndcg@20 (default: all that apply)")
+    _add_data_options(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["demo"] + (argv or []))
-    try:
-        return demo(args)
-    except (ValueError, TypeError) as exc:
-        print(f"fastmf: error: {exc}", file=sys.stderr)
+        parser.print_help()
         return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("fastmf: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, TypeError, KeyError, OSError, ImportError,
+            FloatingPointError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"fastmf: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class FactorModel:
     user_biases = None
     item_biases = None
     global_mean = 0.0
+    # Raw ids of the rows and columns when fitted on fastmf.Interactions.
+    user_ids_ = None
+    item_ids_ = None
     # Structure (indptr, indices) of the training matrix, for recommend's seen-item filter.
     _seen = None
 
@@ -100,9 +103,15 @@ class FactorModel:
         self._check_fitted()
         return self.item_factors.shape[0]
 
-    def _check_data(self, A, name="A", shape=None):
+    def _check_data(self, A, name="A", shape=None, fitting=False):
         """``A`` as validated canonical CSR in the model's dtype, with the row and column
-        weights checked against its shape."""
+        weights checked against its shape. When ``fitting``, the raw ids of
+        :class:`fastmf.Interactions` input are kept as ``user_ids_`` / ``item_ids_``."""
+        from ._interactions import Interactions
+        if fitting:
+            is_inter = isinstance(A, Interactions)
+            self.user_ids_ = A.user_ids if is_inter else None
+            self.item_ids_ = A.item_ids if is_inter else None
         w = self._weighting
         csr = v.check_matrix(A, name, dtype=self.dtype, nonnegative=w.confidence != "none",
                              shape=shape)
@@ -329,6 +338,9 @@ class FactorModel:
                 state["seen_indptr"] = self._seen.indptr
                 state["seen_indices"] = self._seen.indices
                 state["seen_shape"] = np.array(self._seen.shape)
+            if self.user_ids_ is not None:
+                state["user_ids"] = np.asarray(self.user_ids_)
+                state["item_ids"] = np.asarray(self.item_ids_)
         for extra_name, arr in self._extra_state().items():
             state["extra__" + extra_name] = arr
         with open(path, "wb") as f:
@@ -358,6 +370,9 @@ def load(path):
                 model.user_biases = z["user_biases"]
                 model.item_biases = z["item_biases"]
             model.global_mean = meta["global_mean"]
+            if "user_ids" in z.files:
+                model.user_ids_ = z["user_ids"]
+                model.item_ids_ = z["item_ids"]
             if "seen_indptr" in z.files:
                 data = np.ones(z["seen_indices"].shape[0], np.float32)
                 model._seen = v.Csr(z["seen_indptr"], z["seen_indices"], data,

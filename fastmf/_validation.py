@@ -138,12 +138,16 @@ def check_weights_vector(owner, name, value, length=None):
 
 
 def check_matrix(A, name="A", *, dtype, nonnegative=False, shape=None):
-    """Validate a scipy.sparse input and return it as canonical :class:`Csr`, ``dtype`` values.
+    """Validate a scipy.sparse input (or :class:`fastmf.Interactions`, whose matrix is used)
+    and return it as canonical :class:`Csr`, ``dtype`` values.
 
     Canonical means sorted indices without duplicates (duplicates are summed). The input's
     arrays are reused when they already have that form; otherwise a copy is made. Index
     arrays keep their int32/int64 type; indptr and indices are given one common type.
     """
+    from ._interactions import Interactions
+    if isinstance(A, Interactions):
+        A = A.to_csr(dtype)
     if not sp.issparse(A):
         kind = type(A).__module__ + "." + type(A).__name__
         raise TypeError(f"{name} must be a scipy.sparse matrix or array; got {kind}. "

@@ -62,7 +62,7 @@ class SVD(FactorModel):
         accepted for a uniform interface (there is a single step).
         """
         w = self._weighting
-        csr = self._check_data(A)
+        csr = self._check_data(A, fitting=True)
         m, n = csr.shape
         d = self.factors
         if d >= min(m, n):

@@ -124,7 +124,8 @@ class WALS(FactorModel):
 
         Parameters
         ----------
-        A : scipy.sparse matrix or array, shape (n_users, n_items)
+        A : scipy.sparse matrix or array, or fastmf.Interactions, shape (n_users, n_items)
+            With Interactions, the raw ids are kept as ``user_ids_`` and ``item_ids_``.
         callback : callable, optional
             ``callback(model, record)`` after each iteration, ``record`` being the new
             ``history_`` entry. Returning True stops the fit.
@@ -141,7 +142,7 @@ class WALS(FactorModel):
         owner = type(self).__name__
         w = self._weighting
         dtype = self.dtype
-        csr = self._check_data(A)
+        csr = self._check_data(A, fitting=True)
         m, n = csr.shape
         n_threads = self._threads()
         csr_t = csr.transpose()

@@ -1,0 +1,504 @@
+r"""Evaluation metrics for fitted models: rating errors, top-k ranking quality, AUC, coverage.
+
+Every function takes a fitted model (:class:`fastmf.WALS`, :class:`fastmf.SGD`) and its
+data as scipy.sparse matrices of shape (n_users, n_items), or as objects holding one in a
+``.matrix`` attribute (such as :class:`fastmf.Interactions`).
+
+Conventions of the ranking metrics (precision, recall, nDCG, MAP, AUC):
+
+* relevance is binary: the relevant items of user :math:`u`, :math:`T_u`, are the stored
+  entries of row :math:`u` of ``test`` (their values are ignored);
+* the items stored in row :math:`u` of ``train`` are removed from the ranking, as
+  ``model.recommend(..., filter_seen=True)`` does. A test item that is also in ``train``
+  can therefore never be recommended and counts as a miss: split train and test disjointly;
+* each metric is averaged over the users with at least one test item; users without one
+  are ignored. A ``test`` with no stored entry raises ``ValueError``.
+
+With :math:`L_u = (l_1, \dots, l_k)` the top-:math:`k` list of user :math:`u` and
+:math:`\mathrm{rel}_r = [l_r \in T_u]`, the per-user values are
+
+.. math::
+
+    P@k = \frac{1}{k} \sum_{r=1}^{k} \mathrm{rel}_r, \qquad
+    R@k = \frac{1}{\min(k, |T_u|)} \sum_{r=1}^{k} \mathrm{rel}_r,
+
+    \mathrm{nDCG}@k = \frac{\sum_{r=1}^{k} \mathrm{rel}_r / \log_2(r + 1)}
+                          {\sum_{r=1}^{\min(k, |T_u|)} 1 / \log_2(r + 1)}, \qquad
+    \mathrm{AP}@k = \frac{1}{\min(k, |T_u|)} \sum_{r=1}^{k} P@r \cdot \mathrm{rel}_r.
+
+When fewer than :math:`k` items remain after filtering, the list is shorter (``recommend``
+pads it with -1) and the empty slots are misses; :math:`P@k` still divides by :math:`k`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation as v
+from ._base import _SCORE_BLOCK_BYTES, FactorModel
+from ._kernels.metrics import _auc_rows, _ranking_rows
+from ._threads import thread_context
+
+# Top-k lists (ids and scores from ``recommend``) held at once, in bytes.
+_RANK_BLOCK_BYTES = 64 * 2**20
+# Dense score blocks of the AUC, in bytes.
+_AUC_BLOCK_BYTES = _SCORE_BLOCK_BYTES
+# Gathered factor rows of one ``predict`` call in rmse / mae, in bytes.
+_PREDICT_BLOCK_BYTES = 64 * 2**20
+
+_RANKING = ("precision", "recall", "ndcg", "map", "coverage")
+_METRICS = ("rmse", "mae", "precision", "recall", "ndcg", "map", "auc", "coverage")
+# Column of each per-user metric in the ranking kernel's output.
+_COLUMN = {"precision": 1, "recall": 2, "ndcg": 3, "map": 4}
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_model(model, owner):
+    """(n_users, n_items) of a fitted fastmf model."""
+    if not isinstance(model, FactorModel):
+        raise TypeError(f"{owner} needs a fastmf model (such as fastmf.WALS or fastmf.SGD); "
+                        f"got {type(model).__module__}.{type(model).__name__}.")
+    model._check_fitted()
+    return model.n_users, model.n_items
+
+
+def _as_matrix(x, name, shape, dtype=np.float64):
+    """``x`` as validated canonical :class:`fastmf._validation.Csr` of the given shape.
+
+    ``x`` is a scipy.sparse matrix or array, or anything holding one in ``.matrix`` (an
+    :class:`fastmf.Interactions`).
+    """
+    if not sp.issparse(x) and hasattr(x, "matrix"):
+        x = x.matrix
+    return v.check_matrix(x, name, dtype=dtype, shape=shape)
+
+
+def _test_users(test, owner):
+    users = np.flatnonzero(test.row_nnz() > 0).astype(np.int64)
+    if users.size == 0:
+        raise ValueError(f"{owner} averages over the users with at least one item in test, "
+                         f"but test has no stored entries.")
+    return users
+
+
+def _seen_matrix(train):
+    """``train``'s structure as a scipy CSR with float32 ones, which ``recommend`` takes
+    without copying."""
+    data = np.ones(train.nnz, np.float32)
+    return sp.csr_array((data, train.indices[:train.nnz], train.indptr), shape=train.shape)
+
+
+def _parse_metrics(metrics, k):
+    """``metrics`` as a list of (key, name, k or None), duplicates dropped."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    valid = ("Valid metrics are 'rmse', 'mae', 'auc', and 'precision', 'recall', 'ndcg', "
+             "'map', 'coverage', each optionally as 'name@k' (such as 'ndcg@20'); without "
+             "'@k' the k argument is used.")
+    try:
+        names = list(metrics)
+    except TypeError:
+        raise ValueError(f"metrics must be a list of metric names; got {metrics!r}. "
+                         f"{valid}") from None
+    if not names:
+        raise ValueError(f"metrics is empty. {valid}")
+    out = []
+    for name in names:
+        base, at, suffix = name.partition("@") if isinstance(name, str) else (None, "", "")
+        ok = base in _METRICS
+        if ok and at:
+            ok = (base in _RANKING and suffix.isascii() and suffix.isdigit()
+                  and int(suffix) >= 1)
+        if not ok:
+            raise ValueError(f"Unknown metric {name!r}. {valid}")
+        kk = int(suffix) if at else (k if base in _RANKING else None)
+        key = base if kk is None else f"{base}@{kk}"
+        if key not in [o[0] for o in out]:
+            out.append((key, base, kk))
+    return out
+
+
+# ---------------------------------------------------------------------------- computation
+def _error_sums(model, test):
+    """Sum of squared and of absolute errors of ``model.predict`` over the stored entries
+    of ``test``, in blocks of entries."""
+    nnz = test.nnz
+    d = model.user_factors.shape[1]
+    block = max(1, _PREDICT_BLOCK_BYTES // (16 * (d + 2)))
+    sse = 0.0
+    sae = 0.0
+    for start in range(0, nnz, block):
+        stop = min(nnz, start + block)
+        pos = np.arange(start, stop)
+        users = np.searchsorted(test.indptr, pos, side="right") - 1
+        err = model.predict(users, test.indices[start:stop]) - test.data[start:stop]
+        sse += float(np.dot(err, err))
+        sae += float(np.abs(err).sum())
+    return sse, sae
+
+
+def _topk_blocks(model, seen, users, k):
+    """(users block, top-k ids) in blocks that bound the memory of the lists."""
+    width = min(k, model.n_items)
+    block = max(1, _RANK_BLOCK_BYTES // (16 * width))
+    for start in range(0, users.shape[0], block):
+        rows = users[start:start + block]
+        ids, _ = model.recommend(rows, A=seen, k=width, filter_seen=True)
+        yield rows, ids
+
+
+def _ranking(model, train, test, requests, owner):
+    """Averages over the test users of the ranking metrics in ``requests`` (key, name, k),
+    from one top-max(k) computation; coverage is over the same users' lists."""
+    users = _test_users(test, owner)
+    n = model.n_items
+    ks = sorted({kk for _, _, kk in requests})
+    sums = {kk: np.zeros(5) for kk in ks}
+    shown = {kk: np.zeros(n, bool) for kk in ks}
+    need_kernel = {kk for _, name, kk in requests if name != "coverage"}
+    for rows, ids in _topk_blocks(model, _seen_matrix(train), users, max(ks)):
+        for kk in ks:
+            # Top-kk lists are prefixes of the top-max(k) lists (ties go to the lower id).
+            sub = np.ascontiguousarray(ids[:, :min(kk, n)], dtype=np.int64)
+            shown[kk][sub[sub >= 0]] = True
+            if kk in need_kernel:
+                out = np.empty((rows.shape[0], 5))
+                with thread_context(model._threads()):
+                    _ranking_rows(sub, rows, test.indptr, test.indices, kk, out)
+                sums[kk] += out.sum(axis=0)
+    result = {}
+    for key, name, kk in requests:
+        if name == "coverage":
+            result[key] = float(np.count_nonzero(shown[kk]) / n)
+        else:
+            result[key] = float(sums[kk][_COLUMN[name]] / users.shape[0])
+    return result
+
+
+def _auc(model, train, test, owner):
+    users = _test_users(test, owner)
+    V = model.item_factors
+    n = V.shape[0]
+    offsets = None if model.item_biases is None else model.item_biases.astype(V.dtype)
+    block = max(1, _AUC_BLOCK_BYTES // max(1, n * V.itemsize))
+    per_user = np.empty(users.shape[0])
+    with thread_context(model._threads()):
+        for start in range(0, users.shape[0], block):
+            rows = users[start:start + block]
+            # The user's bias and the global mean shift all of a user's scores alike and
+            # leave the AUC unchanged.
+            scores = model.user_factors[rows] @ V.T
+            if offsets is not None:
+                scores += offsets
+            _auc_rows(scores, rows, train.indptr, train.indices, test.indptr, test.indices,
+                      per_user[start:start + block])
+    valid = ~np.isnan(per_user)
+    if not valid.any():
+        raise ValueError("auc needs a user with both a test item and a negative item (one in "
+                         "neither train nor test); every test user has seen all items.")
+    return float(per_user[valid].mean())
+
+
+# ---------------------------------------------------------------------------- public API
+def rmse(model, test):
+    r"""Root mean squared error of the predictions on the stored entries of ``test``.
+
+    .. math::
+
+        \mathrm{RMSE} = \sqrt{\frac{1}{|\Omega|} \sum_{(u,i)\in\Omega}
+                        (\hat a_{ui} - a_{ui})^2}
+
+    with :math:`\Omega` the stored entries of ``test``, :math:`a_{ui}` their values and
+    :math:`\hat a_{ui}` = ``model.predict(u, i)``.
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    test : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+
+    Returns
+    -------
+    float
+    """
+    shape = _check_model(model, "rmse")
+    test = _as_matrix(test, "test", shape)
+    if test.nnz == 0:
+        raise ValueError("rmse needs stored entries in test; it has none.")
+    sse, _ = _error_sums(model, test)
+    return float(np.sqrt(sse / test.nnz))
+
+
+def mae(model, test):
+    r"""Mean absolute error of the predictions on the stored entries of ``test``.
+
+    .. math::
+
+        \mathrm{MAE} = \frac{1}{|\Omega|} \sum_{(u,i)\in\Omega} |\hat a_{ui} - a_{ui}|
+
+    with the notation of :func:`rmse`.
+    """
+    shape = _check_model(model, "mae")
+    test = _as_matrix(test, "test", shape)
+    if test.nnz == 0:
+        raise ValueError("mae needs stored entries in test; it has none.")
+    _, sae = _error_sums(model, test)
+    return float(sae / test.nnz)
+
+
+def _one_ranking_metric(name, owner, model, train, test, k):
+    k = v.check_int(owner, "k", k, low=1)
+    shape = _check_model(model, owner)
+    train = _as_matrix(train, "train", shape, np.float32)
+    test = _as_matrix(test, "test", shape, np.float32)
+    key = f"{name}@{k}"
+    return _ranking(model, train, test, [(key, name, k)], owner)[key]
+
+
+def precision_at_k(model, train, test, k=10):
+    r"""Mean precision at ``k``: the fraction of each top-``k`` list that is relevant.
+
+    .. math::
+
+        P@k = \frac{1}{|\mathcal U|} \sum_{u\in\mathcal U} \frac{1}{k}
+              \sum_{r=1}^{k} [l_{u,r} \in T_u]
+
+    over the users :math:`\mathcal U` with at least one test item; :math:`l_{u,r}` is the
+    item at rank :math:`r` of user :math:`u`'s list with the ``train`` items removed and
+    :math:`T_u` the user's test items (see the module notes). The denominator is :math:`k`
+    even when fewer than :math:`k` items are left to recommend.
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    train : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Items removed from each user's ranking.
+    test : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Relevant items (stored entries; values ignored).
+    k : int, default 10
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    ranking_metrics : precision, recall, nDCG, MAP and coverage from one top-k computation.
+    """
+    return _one_ranking_metric("precision", "precision_at_k", model, train, test, k)
+
+
+def recall_at_k(model, train, test, k=10):
+    r"""Mean recall at ``k``, with the attainable number of hits as denominator.
+
+    .. math::
+
+        R@k = \frac{1}{|\mathcal U|} \sum_{u\in\mathcal U} \frac{1}{\min(k, |T_u|)}
+              \sum_{r=1}^{k} [l_{u,r} \in T_u]
+
+    Notation, parameters and averaging as in :func:`precision_at_k`.
+    """
+    return _one_ranking_metric("recall", "recall_at_k", model, train, test, k)
+
+
+def ndcg_at_k(model, train, test, k=10):
+    r"""Mean normalized discounted cumulative gain at ``k``, binary relevance.
+
+    .. math::
+
+        \mathrm{nDCG}@k = \frac{1}{|\mathcal U|} \sum_{u\in\mathcal U}
+            \frac{\sum_{r=1}^{k} [l_{u,r} \in T_u] / \log_2(r + 1)}
+                 {\sum_{r=1}^{\min(k, |T_u|)} 1 / \log_2(r + 1)}
+
+    The denominator is the DCG of an ideal list, whose first :math:`\min(k, |T_u|)` items
+    are all relevant. Notation, parameters and averaging as in :func:`precision_at_k`.
+    """
+    return _one_ranking_metric("ndcg", "ndcg_at_k", model, train, test, k)
+
+
+def map_at_k(model, train, test, k=10):
+    r"""Mean average precision at ``k``.
+
+    .. math::
+
+        \mathrm{MAP}@k = \frac{1}{|\mathcal U|} \sum_{u\in\mathcal U}
+            \frac{1}{\min(k, |T_u|)} \sum_{r=1}^{k} P_u@r \cdot [l_{u,r} \in T_u]
+
+    with :math:`P_u@r` the precision of user :math:`u`'s first :math:`r` items. Notation,
+    parameters and averaging as in :func:`precision_at_k`.
+    """
+    return _one_ranking_metric("map", "map_at_k", model, train, test, k)
+
+
+def auc(model, train, test):
+    r"""Mean per-user area under the ROC curve.
+
+    For user :math:`u` with test items :math:`T_u` and negatives
+    :math:`N_u = \{i : i \notin T_u,\ i \notin S_u\}` (:math:`S_u` the user's ``train``
+    items),
+
+    .. math::
+
+        \mathrm{AUC}_u = \frac{1}{|T_u|\,|N_u|} \sum_{i\in T_u} \sum_{j\in N_u}
+            \Big([s_{ui} > s_{uj}] + \tfrac12 [s_{ui} = s_{uj}]\Big),
+
+    with :math:`s` the model's scores (the ranking of :meth:`recommend`). The result is the
+    mean of :math:`\mathrm{AUC}_u` over the users with at least one test item and one
+    negative. Every item's score is needed: scores are computed in blocks of users, and
+    each user costs :math:`O(n \log |T_u|)`.
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    train, test : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+
+    Returns
+    -------
+    float
+    """
+    shape = _check_model(model, "auc")
+    train = _as_matrix(train, "train", shape, np.float32)
+    test = _as_matrix(test, "test", shape, np.float32)
+    return _auc(model, train, test, "auc")
+
+
+def coverage(model, train, users=None, k=10):
+    r"""Catalog coverage: the share of items recommended to at least one of ``users``.
+
+    .. math::
+
+        \mathrm{coverage}@k = \frac{|\bigcup_{u\in\mathcal U} L_u|}{n_{\text{items}}}
+
+    with :math:`L_u` the top-``k`` list of user :math:`u`, ``train`` items removed (padding
+    slots do not count).
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    train : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Items removed from each user's ranking.
+    users : array-like of int, optional
+        The users :math:`\mathcal U` (default: all users).
+    k : int, default 10
+
+    Returns
+    -------
+    float
+    """
+    k = v.check_int("coverage", "k", k, low=1)
+    shape = _check_model(model, "coverage")
+    train = _as_matrix(train, "train", shape, np.float32)
+    if users is None:
+        users = np.arange(shape[0], dtype=np.int64)
+    else:
+        users = v.check_ids("users", users, shape[0])
+        if users.size == 0:
+            raise ValueError("coverage needs at least one user; users is empty.")
+    shown = np.zeros(shape[1], bool)
+    for _, ids in _topk_blocks(model, _seen_matrix(train), users, k):
+        shown[ids[ids >= 0]] = True
+    return float(np.count_nonzero(shown) / shape[1])
+
+
+def ranking_metrics(model, train, test, k=10):
+    """Precision, recall, nDCG, MAP and coverage at ``k`` from one top-``k`` computation.
+
+    The top-``k`` lists of the users with at least one test item are computed once, in
+    blocks of users so that memory stays bounded, and every metric is read from them. The
+    metrics are those of :func:`precision_at_k`, :func:`recall_at_k`, :func:`ndcg_at_k` and
+    :func:`map_at_k`; coverage is that of :func:`coverage` over the same users (those with a
+    test item), not over all users.
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    train : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Items removed from each user's ranking.
+    test : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Relevant items (stored entries; values ignored).
+    k : int, default 10
+
+    Returns
+    -------
+    dict
+        ``{"precision@k": ..., "recall@k": ..., "ndcg@k": ..., "map@k": ...,
+        "coverage@k": ...}`` (with the value of ``k`` in the keys), floats.
+    """
+    k = v.check_int("ranking_metrics", "k", k, low=1)
+    shape = _check_model(model, "ranking_metrics")
+    train = _as_matrix(train, "train", shape, np.float32)
+    test = _as_matrix(test, "test", shape, np.float32)
+    requests = [(f"{name}@{k}", name, k) for name in _RANKING]
+    return _ranking(model, train, test, requests, "ranking_metrics")
+
+
+def evaluate(model, train, test, k=10, metrics=None):
+    """Several metrics of a fitted model at once, as a dict of name to float.
+
+    Parameters
+    ----------
+    model : fitted fastmf model
+    train : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        The training interactions, removed from each user's ranking.
+    test : scipy.sparse matrix or fastmf.Interactions, shape (n_users, n_items)
+        Held-out interactions: relevant items for the ranking metrics, target values for
+        rmse and mae.
+    k : int, default 10
+        Cut-off of the ranking metrics named without ``@k``.
+    metrics : list of str, optional
+        Which metrics, among ``'rmse'``, ``'mae'``, ``'auc'``, and ``'precision'``,
+        ``'recall'``, ``'ndcg'``, ``'map'``, ``'coverage'``, each optionally with its own
+        cut-off (``'ndcg@20'``). By default: precision, recall, ndcg, map and coverage at
+        ``k`` and auc, plus rmse and mae first when the model predicts values
+        (``target='value'``, ratings); a model with binary targets (implicit feedback)
+        predicts preference, not the stored counts, so they are left out. For a model
+        without a ``target`` attribute they are included when the test values are not all
+        equal to 1.
+
+    Returns
+    -------
+    dict
+        Keyed ``'rmse'``, ``'mae'``, ``'precision@10'``, ``'recall@10'``, ``'ndcg@10'``,
+        ``'map@10'``, ``'auc'``, ``'coverage@10'`` (the requested ones, in the requested
+        order).
+
+    Notes
+    -----
+    All ranking metrics come from one top-``max(k)`` computation (a top-k list is a prefix
+    of a longer one) over the users with at least one test item, and are averaged over
+    those users; coverage too is over their lists. See :func:`ranking_metrics`,
+    :func:`auc`, :func:`rmse` and :func:`mae` for the definitions.
+
+    Examples
+    --------
+    >>> fastmf.evaluate(model, train, test, k=20)  # doctest: +SKIP
+    {'precision@20': 0.11, 'recall@20': 0.25, 'ndcg@20': 0.21, 'map@20': 0.09,
+     'auc': 0.93, 'coverage@20': 0.31}
+    """
+    k = v.check_int("evaluate", "k", k, low=1)
+    requests = None if metrics is None else _parse_metrics(metrics, k)
+    shape = _check_model(model, "evaluate")
+    train = _as_matrix(train, "train", shape, np.float32)
+    test = _as_matrix(test, "test", shape, np.float64)
+    if requests is None:
+        names = ["precision", "recall", "ndcg", "map", "auc", "coverage"]
+        predicts_values = getattr(model, "target", None) == "value"
+        if predicts_values or (getattr(model, "target", None) is None
+                               and np.any(test.data[:test.nnz] != 1)):
+            names = ["rmse", "mae"] + names
+        requests = _parse_metrics(names, k)
+    ranking = [r for r in requests if r[1] in _RANKING]
+    result = {}
+    if ranking:
+        result.update(_ranking(model, train, test, ranking, "evaluate"))
+    if any(r[1] == "auc" for r in requests):
+        result["auc"] = _auc(model, train, test, "evaluate")
+    if any(r[1] in ("rmse", "mae") for r in requests):
+        if test.nnz == 0:
+            raise ValueError("rmse and mae need stored entries in test; it has none.")
+        sse, sae = _error_sums(model, test)
+        result["rmse"] = float(np.sqrt(sse / test.nnz))
+        result["mae"] = float(sae / test.nnz)
+    return {key: result[key] for key, _, _ in requests}
+
+
+__all__ = ["auc", "coverage", "evaluate", "mae", "map_at_k", "ndcg_at_k", "precision_at_k",
+           "ranking_metrics", "recall_at_k", "rmse"]

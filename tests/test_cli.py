@@ -1,0 +1,101 @@
+"""The command line: compare, fit, recommend, evaluate; errors as one line."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import fastmf
+from fastmf.__main__ import main
+
+
+@pytest.fixture
+def log_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "log.csv"
+    with open(path, "w") as f:
+        f.write("who,what,stars,when\n")
+        f.writelines(f"u{rng.integers(0, 200)},item-{rng.integers(0, 120)},"
+                    f"{rng.integers(1, 6)},{rng.integers(0, 10**6)}\n" for _ in range(3000))
+    return path
+
+
+COLUMNS = ["--user", "who", "--item", "what"]
+
+
+def test_fit_then_recommend_prints_raw_ids(log_csv, tmp_path, capsys):
+    model_path = tmp_path / "m.npz"
+    assert main(["fit", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "2",
+                 "-o", str(model_path), "--quiet"]) == 0
+    model = fastmf.load(model_path)
+    assert model.user_ids_[0] == "u0" and model.item_ids_.dtype.kind == "U"
+    capsys.readouterr()
+    assert main(["recommend", str(model_path), "u3", "u5", "-k", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "user\trank\titem\tscore" and len(lines) == 9
+    user, rank, item, _ = lines[1].split("\t")
+    assert (user, rank) == ("u3", "1") and item.startswith("item-")
+    # the printed item is the model's best unseen item for that user
+    u = int(np.flatnonzero(model.user_ids_ == "u3")[0])
+    ids, _ = model.recommend([u], k=1)
+    assert model.item_ids_[ids[0, 0]] == item
+
+
+def test_evaluate_fits_on_a_split_and_prints_metrics(log_csv, capsys):
+    assert main(["evaluate", str(log_csv), *COLUMNS, "--value", "stars", "--timestamp",
+                 "when", "--split", "time", "--kind", "ratings", "--factors", "4",
+                 "--metrics", "rmse,ndcg@5", "--quiet"]) == 0
+    out = capsys.readouterr().out.split()
+    assert out[0] == "rmse" and out[2] == "ndcg@5"
+    assert 0 < float(out[1]) < 5 and 0 <= float(out[3]) <= 1
+
+
+def test_evaluate_a_saved_model(log_csv, tmp_path, capsys):
+    model_path = tmp_path / "m.npz"
+    main(["fit", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "2", "-o",
+          str(model_path), "--quiet"])
+    capsys.readouterr()
+    assert main(["evaluate", str(log_csv), *COLUMNS, "--model", str(model_path),
+                 "--metrics", "auc"]) == 0
+    assert capsys.readouterr().out.startswith("auc")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "no-such-file.csv"], "neither a data-set name"),
+    (["fit", "LOG", "--user", "nope"], "not in"),
+    (["fit", "LOG", *COLUMNS, "--param", "bogus=1"], "bogus"),
+    (["fit", "LOG", *COLUMNS, "--param", "reg"], "NAME=VALUE"),
+    (["fit", "LOG", *COLUMNS, "--factors", "0"], "'factors'"),
+    (["fit", "LOG", *COLUMNS, "--model", "als"], "--model"),
+    (["recommend", "missing.npz", "u1"], "no model file"),
+    (["evaluate", "LOG", *COLUMNS, "--split", "time"], "timestamps"),
+])
+def test_errors_are_one_line_and_nonzero(argv, message, log_csv, capsys):
+    argv = [str(log_csv) if a == "LOG" else a for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fastmf: error:") and message in err[0]
+
+
+def test_help_of_every_command(capsys):
+    for command in ("compare", "fit", "recommend", "evaluate"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        assert "usage: fastmf " + command in capsys.readouterr().out
+
+
+def test_compare_default_runs_offline_and_writes_outputs(tmp_path, capsys):
+    """The README's main job: the embedded data set, every method, table + CSV + JSON + PNG."""
+    out = tmp_path / "out"
+    assert main(["compare", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    for method in ("wals-cg", "wals-cholesky", "sgd", "svd"):
+        assert method in printed
+    with open(out / "curves.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["method"] for r in rows} == {"wals-cg", "wals-cholesky", "sgd", "svd"}
+    assert {"objective", "time", "recall@10", "ndcg@10"} <= set(rows[0])
+    assert (out / "curves.json").stat().st_size > 0
+    pytest.importorskip("matplotlib")
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
