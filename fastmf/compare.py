@@ -55,6 +55,9 @@ class Comparison:
         held-out metrics (``rmse`` for ratings; ``recall@k`` and ``ndcg@k`` otherwise).
     models : dict
         The fitted models by method.
+    final_quality : dict
+        Held-out quality of each method's final model on every test user (the curves
+        use a fixed sample of ``eval_users`` test users).
     compile_seconds : float
         Time spent compiling the kernels (or loading them from Numba's cache) before the
         timed fits.
@@ -69,6 +72,7 @@ class Comparison:
     curves: list = field(default_factory=list)
     models: dict = field(default_factory=dict)
     compile_seconds: float = 0.0
+    final_quality: dict = field(default_factory=dict)
 
     @property
     def quality_keys(self):
@@ -83,8 +87,8 @@ class Comparison:
 
     def table(self):
         """The summary table as text: final objective (and its ratio to the best), steps,
-        training time, held-out quality, and the time each method took to come within 1% of
-        the best final objective."""
+        training time, held-out quality of the final model on every test user, and the time
+        each method took to come within 1% of the best final objective."""
         final = self.final()
         best = min(r["objective"] for r in final.values())
         qk = self.quality_keys
@@ -97,7 +101,8 @@ class Comparison:
             to1 = f"{reach[0]:.2f}" if reach else "-"
             lines.append(f"{method:<15}{rec['step']:>6}{rec['time']:>10.2f}"
                          f"{rec['objective']:>14.6g}{rec['objective'] / best:>8.3f}{to1:>9}"
-                         + "".join(f"{rec.get(q, float('nan')):>11.4f}" for q in qk))
+                         + "".join(f"{self.final_quality.get(method, rec).get(q, math.nan):>11.4f}"
+                                   for q in qk))
         return "\n".join(lines)
 
     def to_csv(self, path):
@@ -220,7 +225,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         Fraction of the entries held out (random holdout, seeded by ``random_state``).
     eval_users : int
         Ranking metrics during training are computed on this many test users drawn at random
-        (all when fewer); the final record of each method uses every test user.
+        (all when fewer); the table and ``final_quality`` use every test user.
     num_threads : int, optional
     random_state : int
     data_home : str, optional
@@ -320,8 +325,8 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
             result.curves.append(row)
 
         model.fit(A, callback=record, show_progress=show_progress and _has_tqdm())
-        # the last point with every test user
-        result.curves[-1].update(quality(model, full=True))
+        # the final model against every test user (the curves use the fixed sample)
+        result.final_quality[method] = quality(model, full=True)
         result.models[method] = model
         if show_progress:
             last = result.curves[-1]
