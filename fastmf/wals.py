@@ -81,6 +81,12 @@ class WALS(FactorModel):
         Conjugate-gradient steps per row and half-sweep.
     iterations : int, default 15
         Full sweeps (items then users).
+    init_scale : float, optional
+        Standard deviation of the random initial factors. By default 0.01 with ``w0 > 0``
+        and 0.1 with ``w0 = 0``: without the unobserved term, factors started near zero are
+        pulled back to zero by the penalty and leave that saddle point only slowly (on
+        MovieLens 100K ratings, 10 iterations end 25% higher in objective from 0.01 than
+        from 0.1).
     dtype : float32 or float64, default float32
     num_threads : int, optional
         Threads for the kernels (default: all). Results do not depend on it.
@@ -105,12 +111,13 @@ class WALS(FactorModel):
 
     _param_names = ("factors", "w0", "alpha", "confidence", "epsilon", "target",
                     "row_weights", "col_weights", "reg", "reg_exponent", "biases", "solver",
-                    "cg_steps", "iterations", "dtype", "num_threads", "random_state")
+                    "cg_steps", "iterations", "init_scale", "dtype", "num_threads",
+                    "random_state")
 
     def __init__(self, factors=64, *, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
                  target="binary", row_weights=None, col_weights=None, reg=0.005,
                  reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
-                 dtype=np.float32, num_threads=None, random_state=None):
+                 init_scale=None, dtype=np.float32, num_threads=None, random_state=None):
         owner = type(self).__name__
         self._set_common_params(factors, w0, alpha, confidence, epsilon, target, row_weights,
                                 col_weights, reg, reg_exponent, biases, dtype, num_threads,
@@ -118,6 +125,8 @@ class WALS(FactorModel):
         self.solver = v.check_option(owner, "solver", solver, SOLVERS)
         self.cg_steps = v.check_int(owner, "cg_steps", cg_steps, low=1)
         self.iterations = v.check_int(owner, "iterations", iterations, low=0)
+        self.init_scale = None if init_scale is None else v.check_float(
+            owner, "init_scale", init_scale, low=0.0, low_open=True)
 
     def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
         """Fit the factors to the feedback matrix ``A`` (users x items).
@@ -149,8 +158,11 @@ class WALS(FactorModel):
 
         d = self.factors
         rng = v.make_rng(self.random_state)
-        U = (rng.standard_normal((m, d)) * 0.01).astype(dtype)
-        V = (rng.standard_normal((n, d)) * 0.01).astype(dtype)
+        scale = self.init_scale
+        if scale is None:
+            scale = 0.01 if w.w0 > 0 else 0.1
+        U = (rng.standard_normal((m, d)) * scale).astype(dtype)
+        V = (rng.standard_normal((n, d)) * scale).astype(dtype)
         self.user_factors, self.item_factors = U, V
         self.user_biases = self.item_biases = None
         self.global_mean = 0.0
@@ -166,6 +178,8 @@ class WALS(FactorModel):
             "items": _Side(csr_t, w, transposed=True, k=k, n_other=m, dtype=dtype),
             "users": _Side(csr, w, transposed=False, k=k, n_other=n, dtype=dtype),
         }
+        V[sides["items"].free_rows] = 0
+        U[sides["users"].free_rows] = 0
         elapsed = 0.0
         try:
             with thread_context(n_threads), progress_bar(self.iterations, show_progress,
@@ -226,7 +240,8 @@ class WALS(FactorModel):
         if self.biases:
             X[:] = Xa[:, :-1]
             Xb[:] = Xa[:, -1]
-        return int(failed)
+        # free rows (see _Side) fail the Cholesky solve by construction and stay at zero
+        return int(failed) - (side.free_rows.size if self.solver == "cholesky" else 0)
 
 
 class _Side:
@@ -243,6 +258,11 @@ class _Side:
         self.block_nnz = cg_block_nnz(self.max_nnz, k, np.dtype(dtype).itemsize)
         self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
         self.zero_offsets = np.zeros(n_other, dtype)
+        # Without the unobserved term, a row with no entries and no penalty has the zero
+        # system: nothing determines it. Such rows are held at zero (they predict the biases
+        # only) instead of being reported as singular.
+        self.free_rows = (np.flatnonzero((row_nnz == 0) & (self.lam == 0))
+                          if weighting.w0 == 0 else np.zeros(0, np.int64))
 
 
 def _weighted_target_mean(csr, w):

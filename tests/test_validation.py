@@ -1,13 +1,14 @@
 """Every malformed input raises a clear error before any kernel runs."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import random_csr
 
 import fastmf
 from fastmf import WALS
-
-from conftest import random_csr
 
 
 @pytest.mark.parametrize("name, value, match", [
@@ -146,6 +147,14 @@ def test_empty_and_degenerate_matrices():
     ids, _ = model.recommend([0], k=2)
     assert ids.shape == (1, 2)
     WALS(factors=3, iterations=2).fit(sp.csr_array((0, 4)))
+    ratings = {"w0": 0, "reg": 0, "solver": "cholesky", "confidence": "none",
+               "target": "value"}
+    # empty rows without the unobserved term are undetermined: held at zero, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        free = WALS(factors=2, iterations=1, **ratings).fit(empty)
+    assert np.all(free.user_factors == 0) and np.all(free.item_factors == 0)
+    # a row with entries whose system is singular keeps its factors and is reported
+    one = sp.csr_array(([1.0, 2.0], ([0, 1], [0, 0])), shape=(2, 1))
     with pytest.warns(RuntimeWarning, match="singular"):
-        WALS(factors=2, iterations=1, w0=0, reg=0, solver="cholesky", confidence="none",
-             target="value").fit(empty)
+        WALS(factors=2, iterations=1, **ratings).fit(one)

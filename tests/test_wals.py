@@ -184,3 +184,18 @@ def test_input_is_not_modified_and_any_format_is_accepted(small_counts):
     assert (small_counts != before).nnz == 0
     b = _fit(sp.coo_matrix(small_counts), **IMPLICIT)
     np.testing.assert_array_equal(a.user_factors, b.user_factors)
+
+
+def test_init_scale_default_depends_on_w0_and_is_validated(tmp_path):
+    A = random_csr(30, 20, 0.2, 3)
+    with pytest.raises(ValueError, match="'init_scale' parameter of WALS"):
+        WALS(init_scale=0.0)
+    a = WALS(4, iterations=0, w0=0.0, target="value", confidence="none", random_state=0).fit(A)
+    b = WALS(4, iterations=0, w0=0.0, target="value", confidence="none", init_scale=0.1,
+             random_state=0).fit(A)
+    np.testing.assert_array_equal(a.user_factors, b.user_factors)
+    c = WALS(4, iterations=0, random_state=0, init_scale=0.01).fit(A)
+    np.testing.assert_array_equal(WALS(4, iterations=0, random_state=0).fit(A).user_factors,
+                                  c.user_factors)
+    b.save(tmp_path / "m.npz")
+    assert fastmf.load(tmp_path / "m.npz").init_scale == 0.1
