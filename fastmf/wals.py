@@ -161,8 +161,8 @@ class WALS(FactorModel):
         scale = self.init_scale
         if scale is None:
             scale = 0.01 if w.w0 > 0 else 0.1
-        U = (rng.standard_normal((m, d)) * scale).astype(dtype)
-        V = (rng.standard_normal((n, d)) * scale).astype(dtype)
+        U = _initial_factors(rng, m, d, scale, dtype)
+        V = _initial_factors(rng, n, d, scale, dtype)
         self.user_factors, self.item_factors = U, V
         self.user_biases = self.item_biases = None
         self.global_mean = 0.0
@@ -263,6 +263,15 @@ class _Side:
         # only) instead of being reported as singular.
         self.free_rows = (np.flatnonzero((row_nnz == 0) & (self.lam == 0))
                           if weighting.w0 == 0 else np.zeros(0, np.int64))
+
+
+def _initial_factors(rng, rows, d, scale, dtype):
+    """Gaussian factors of standard deviation ``scale``, drawn in float32 and scaled in
+    place (no float64 temporary of rows x d), so float32 and float64 fits of one seed
+    start from the same values."""
+    X = rng.standard_normal((rows, d), dtype=np.float32)
+    X *= np.float32(scale)
+    return X if dtype == np.float32 else X.astype(dtype)
 
 
 def _weighted_target_mean(csr, w):

@@ -154,7 +154,8 @@ def test_empty_and_degenerate_matrices():
         warnings.simplefilter("error")
         free = WALS(factors=2, iterations=1, **ratings).fit(empty)
     assert np.all(free.user_factors == 0) and np.all(free.item_factors == 0)
-    # a row with entries whose system is singular keeps its factors and is reported
+    # a row with entries whose system is singular (all its weights 0) keeps its factors
+    # and is reported
     one = sp.csr_array(([1.0, 2.0], ([0, 1], [0, 0])), shape=(2, 1))
     with pytest.warns(RuntimeWarning, match="singular"):
-        WALS(factors=2, iterations=1, **ratings).fit(one)
+        WALS(factors=2, iterations=1, col_weights=np.zeros(1), **ratings).fit(one)
