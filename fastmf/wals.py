@@ -150,36 +150,9 @@ class WALS(FactorModel):
         """
         owner = type(self).__name__
         w = self._weighting
-        dtype = self.dtype
-        csr = self._check_data(A, fitting=True)
-        m, n = csr.shape
         n_threads = self._threads()
-        csr_t = csr.transpose()
-
-        d = self.factors
-        rng = v.make_rng(self.random_state)
-        scale = self.init_scale
-        if scale is None:
-            scale = 0.01 if w.w0 > 0 else 0.1
-        U = _initial_factors(rng, m, d, scale, dtype)
-        V = _initial_factors(rng, n, d, scale, dtype)
-        self.user_factors, self.item_factors = U, V
-        self.user_biases = self.item_biases = None
-        self.global_mean = 0.0
-        if self.biases:
-            self.user_biases = np.zeros(m, dtype)
-            self.item_biases = np.zeros(n, dtype)
-            self.global_mean = _weighted_target_mean(csr, w)
-        self._seen = csr
-        self.history_ = []
-
-        k = d + 1 if self.biases else d
-        sides = {
-            "items": _Side(csr_t, w, transposed=True, k=k, n_other=m, dtype=dtype),
-            "users": _Side(csr, w, transposed=False, k=k, n_other=n, dtype=dtype),
-        }
-        V[sides["items"].free_rows] = 0
-        U[sides["users"].free_rows] = 0
+        csr, csr_t, sides = self._prepare(A)
+        U, V = self.user_factors, self.item_factors
         elapsed = 0.0
         try:
             with thread_context(n_threads), progress_bar(self.iterations, show_progress,
@@ -215,6 +188,40 @@ class WALS(FactorModel):
             self._seen = None
             raise
         return self
+
+    def _prepare(self, A):
+        """What ``fit`` sets up before its first iteration: the validated matrix and its
+        transpose, the per-side solver state, and the initial factors (and biases) stored
+        on the model. Returns (csr, csr_t, {'items': side, 'users': side})."""
+        w = self._weighting
+        dtype = self.dtype
+        csr = self._check_data(A, fitting=True)
+        m, n = csr.shape
+        csr_t = csr.transpose()
+        d = self.factors
+        rng = v.make_rng(self.random_state)
+        scale = self.init_scale
+        if scale is None:
+            scale = 0.01 if w.w0 > 0 else 0.1
+        U = _initial_factors(rng, m, d, scale, dtype)
+        V = _initial_factors(rng, n, d, scale, dtype)
+        self.user_factors, self.item_factors = U, V
+        self.user_biases = self.item_biases = None
+        self.global_mean = 0.0
+        if self.biases:
+            self.user_biases = np.zeros(m, dtype)
+            self.item_biases = np.zeros(n, dtype)
+            self.global_mean = _weighted_target_mean(csr, w)
+        self._seen = csr
+        self.history_ = []
+        k = d + 1 if self.biases else d
+        sides = {
+            "items": _Side(csr_t, w, transposed=True, k=k, n_other=m, dtype=dtype),
+            "users": _Side(csr, w, transposed=False, k=k, n_other=n, dtype=dtype),
+        }
+        V[sides["items"].free_rows] = 0
+        U[sides["users"].free_rows] = 0
+        return csr, csr_t, sides
 
     def _half_sweep(self, side, X, Xb, Y, Yb):
         """Solve every row of X (and its biases Xb) with Y (and Yb) fixed."""
