@@ -1,20 +1,20 @@
 import numba
 import numpy as np
 import pytest
+from _reference import dense_objective, sgd_epoch_reference
+from conftest import random_csr
 
 import fastmf
 from fastmf import SGD
 from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
 from fastmf._objective import check_weighting
 from fastmf._validation import check_matrix
+from fastmf.sgd import _Epochs
 
-from _reference import dense_objective, sgd_epoch_reference
-from conftest import random_csr
-
-RATINGS = dict(w0=0.0, confidence="none", target="value", reg=0.05, reg_exponent=0.0,
-               biases=True)
-IMPLICIT = dict(w0=0.2, confidence="linear", alpha=1.0, target="binary", reg=0.05,
-                reg_exponent=0.0)
+RATINGS = {"w0": 0.0, "confidence": "none", "target": "value", "reg": 0.05,
+           "reg_exponent": 0.0, "biases": True}
+IMPLICIT = {"w0": 0.2, "confidence": "linear", "alpha": 1.0, "target": "binary", "reg": 0.05,
+            "reg_exponent": 0.0}
 
 
 def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
@@ -37,10 +37,8 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
                        lam_c, rs, cs, kind, alpha, eps, binary, has_scale, has_b, lr, 0,
                        np.ones(1, dtype=np.uint64))
     if gravity:
-        chunks_u = np.array([0, m], np.int64)
-        chunks_v = np.array([0, n], np.int64)
-        _sgd_gravity_rows(U, V.T @ V, w.w0, lr, dummy, 0, chunks_u)
-        _sgd_gravity_rows(V, U.T @ U, w.w0, lr, dummy, 0, chunks_v)
+        _sgd_gravity_rows(U, U @ (V.T @ V), w.w0, lr, dummy, 0)
+        _sgd_gravity_rows(V, V @ (U.T @ U), w.w0, lr, dummy, 0)
     return lam_r, lam_c
 
 
@@ -76,38 +74,72 @@ def test_single_thread_epoch_matches_reference(params):
         np.testing.assert_allclose(vbk, vbr, rtol=1e-10, atol=1e-12)
 
 
+GRADIENT_CASE = {"w0": 0.7, "confidence": "linear", "alpha": 0.5, "target": "binary",
+                 "reg": 0.3}
+
+
+def _gradient_case():
+    A = random_csr(12, 9, 0.35, 2)
+    assert np.all(np.diff(A.indptr) > 0) and np.all(np.bincount(A.indices, minlength=9) > 0)
+    return A
+
+
+def _fd_gradient(A, U, V, which, **kw):
+    """Central finite differences of fastmf.objective with respect to U or V."""
+    F = U if which == "U" else V
+    grad = np.zeros_like(F)
+    h = 1e-6
+    for idx in np.ndindex(*F.shape):
+        Fp, Fm = F.copy(), F.copy()
+        Fp[idx] += h
+        Fm[idx] -= h
+        args_p = (Fp, V) if which == "U" else (U, Fp)
+        args_m = (Fm, V) if which == "U" else (U, Fm)
+        grad[idx] = (fastmf.objective(A, *args_p, **kw)
+                     - fastmf.objective(A, *args_m, **kw)) / (2 * h)
+    return grad
+
+
 def test_epoch_with_gravity_follows_the_objective_gradient():
     """A whole epoch at a tiny step moves the factors by -lr * grad L (to first order): the
     per-entry steps plus the Gram (gravity) rows are the gradient of the full objective,
     unobserved term included. Checked against finite differences of fastmf.objective."""
-    A = random_csr(12, 9, 0.35, 2)
-    assert np.all(np.diff(A.indptr) > 0) and np.all(np.bincount(A.indices, minlength=9) > 0)
+    A = _gradient_case()
     rng = np.random.default_rng(3)
     U = rng.standard_normal((12, 3)) * 0.5
     V = rng.standard_normal((9, 3)) * 0.5
-    kw = dict(w0=0.7, confidence="linear", alpha=0.5, target="binary", reg=0.3)
+    kw = GRADIENT_CASE
     w = check_weighting("test", kw["w0"], "linear", 0.5, 1.0, "binary", 0.3, 0.0)
     lr = 1e-7
     Uk, Vk = U.copy(), V.copy()
     _kernel_epoch(A, Uk, Vk, np.zeros(12), np.zeros(9), rng.permutation(A.nnz), mu=0.0,
                   lr=lr, weighting=w, gravity=True, has_b=False)
     step_u, step_v = (U - Uk) / lr, (V - Vk) / lr
+    np.testing.assert_allclose(step_u, _fd_gradient(A, U, V, "U", **kw), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(step_v, _fd_gradient(A, U, V, "V", **kw), rtol=1e-3, atol=1e-4)
 
-    def fd(F, which):
-        grad = np.zeros_like(F)
-        h = 1e-6
-        for idx in np.ndindex(*F.shape):
-            Fp, Fm = F.copy(), F.copy()
-            Fp[idx] += h
-            Fm[idx] -= h
-            args_p = (Fp, V) if which == "U" else (U, Fp)
-            args_m = (Fm, V) if which == "U" else (U, Fm)
-            grad[idx] = (fastmf.objective(A, *args_p, **kw)
-                         - fastmf.objective(A, *args_m, **kw)) / (2 * h)
-        return grad
 
-    np.testing.assert_allclose(step_u, fd(U, "U"), rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(step_v, fd(V, "V"), rtol=1e-3, atol=1e-4)
+@pytest.mark.parametrize("gravity_steps", [1, 3])
+def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravity_steps,
+                                                                          monkeypatch):
+    """The same first-order check through the estimator's own epoch: splitting the epoch
+    into ``gravity_steps`` parts, each followed by a 1/gravity_steps Gram step, keeps the
+    epoch's total step equal to -lr * grad L."""
+    # Blocks of 4 rows x 4 columns (d = 3, float64), so that the parts hold different blocks.
+    monkeypatch.setattr(fastmf.sgd, "_BLOCK_BYTES", 4 * 3 * 8)
+    A = _gradient_case()
+    lr = 1e-7
+    model = SGD(3, lr=lr, gravity_steps=gravity_steps, reg_exponent=0.0, init_scale=0.5,
+                num_threads=1, random_state=4, dtype=np.float64, **GRADIENT_CASE)
+    run = _Epochs(model, check_matrix(A, dtype=np.float64))
+    U, V = run.U.copy(), run.V.copy()
+    assert run.block_ptr.shape[0] - 1 == 9
+    with fastmf._threads.thread_context(1):
+        run.epoch(0)
+    step_u, step_v = (U - run.U) / lr, (V - run.V) / lr
+    kw = dict(GRADIENT_CASE, reg_exponent=0.0)
+    np.testing.assert_allclose(step_u, _fd_gradient(A, U, V, "U", **kw), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(step_v, _fd_gradient(A, U, V, "V", **kw), rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("params", [RATINGS, IMPLICIT,
@@ -135,6 +167,25 @@ def test_one_thread_is_reproducible_bit_for_bit():
     b = SGD(6, epochs=3, num_threads=1, random_state=7, **IMPLICIT).fit(A)
     np.testing.assert_array_equal(a.user_factors, b.user_factors)
     np.testing.assert_array_equal(a.item_factors, b.item_factors)
+
+
+@pytest.mark.parametrize("params", [IMPLICIT, dict(IMPLICIT, lr_schedule="adagrad", lr=0.05),
+                                    RATINGS])
+def test_epochs_driven_one_by_one_reproduce_fit(params):
+    """fastmf.sgd._Epochs is fit's own epoch body (benchmarks drive it epoch by epoch):
+    three epochs by hand equal a three-epoch fit bit for bit on one thread."""
+    A = random_csr(80, 50, 0.1, 11, values="ratings")
+    kw = dict(epochs=3, num_threads=1, random_state=5, gravity_steps=3, **params)
+    ref = SGD(6, **kw).fit(A, track_objective=False)
+    model = SGD(6, **kw)
+    run = _Epochs(model, model._check_data(A))
+    with fastmf._threads.thread_context(1):
+        for e in range(3):
+            run.epoch(e)
+    np.testing.assert_array_equal(run.U, ref.user_factors)
+    np.testing.assert_array_equal(run.V, ref.item_factors)
+    if ref.user_biases is not None:
+        np.testing.assert_array_equal(run.ub, ref.user_biases)
 
 
 def _rmse(model, test):
@@ -196,20 +247,23 @@ def test_early_stopping_keeps_the_best_epoch():
 
 def test_sgd_shares_the_model_surface(tmp_path):
     A = random_csr(50, 40, 0.1, 9)
-    model = SGD(4, epochs=2, random_state=0, num_threads=1, **IMPLICIT).fit(A)
+    model = SGD(4, epochs=2, random_state=0, num_threads=1, gravity_steps=3,
+                **IMPLICIT).fit(A)
     ids, _ = model.recommend([0, 1], k=3)
     assert ids.shape == (2, 3)
     path = tmp_path / "sgd.npz"
     model.save(path)
     loaded = fastmf.load(path)
     assert type(loaded) is SGD
+    assert loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
     assert model.fold_in(A[[0]]).shape == (1, 4)
 
 
 @pytest.mark.parametrize("name, value", [("lr", 0.0), ("lr_schedule", "cosine"),
                                          ("epochs", -1), ("unobserved", "ignore"),
-                                         ("negatives", 0), ("init_scale", -1.0)])
+                                         ("negatives", 0), ("init_scale", -1.0),
+                                         ("gravity_steps", 0), ("gravity_steps", 2.0)])
 def test_bad_sgd_parameters_raise(name, value):
     with pytest.raises(ValueError, match=f"'{name}' parameter of SGD"):
         SGD(**{name: value})

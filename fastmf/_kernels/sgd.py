@@ -145,8 +145,9 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _sgd_gravity_rows(X, gram, w0, lr, g2x, schedule, chunks):
-    """Gradient step on every row's Gram term: x_i -= lr * 2 w0 G x_i.
+def _sgd_gravity_rows(X, XG, w0, lr, g2x, schedule):
+    """Gradient step on every row's Gram term: x_i -= lr * 2 w0 (X G)_i, with the product
+    ``XG = X @ G`` formed by BLAS beforehand (G = the other side's Gram matrix).
 
     With the per-entry -w0 <u, v>^2 corrections of the epoch this is the exact gradient of
     the unobserved term, computed in O(rows d^2) instead of O(rows * cols * d).
@@ -155,18 +156,13 @@ def _sgd_gravity_rows(X, gram, w0, lr, g2x, schedule, chunks):
     dt = X.dtype.type
     c = dt(2 * w0)
     lr = dt(lr)
-    for ch in prange(chunks.shape[0] - 1):
-        gx = np.empty(k, dtype=X.dtype)
-        for i in range(chunks[ch], chunks[ch + 1]):
+    tiny = dt(1e-8)
+    for i in prange(X.shape[0]):
+        if schedule == 2:
             for a in range(k):
-                s = dt(0)
-                for q in range(k):
-                    s += gram[a, q] * X[i, q]
-                gx[a] = c * s
-            if schedule == 2:
-                for a in range(k):
-                    g2x[i, a] += gx[a] * gx[a]
-                    X[i, a] -= lr * gx[a] / np.sqrt(g2x[i, a] + dt(1e-8))
-            else:
-                for a in range(k):
-                    X[i, a] -= lr * gx[a]
+                g = c * XG[i, a]
+                g2x[i, a] += g * g
+                X[i, a] -= lr * g / np.sqrt(g2x[i, a] + tiny)
+        else:
+            for a in range(k):
+                X[i, a] -= lr * (c * XG[i, a])
