@@ -1,36 +1,89 @@
-"""Shared helpers for the benchmark scripts: machine description and timing."""
+"""Shared helpers for the benchmark scripts: the machine, timing, memory, and the
+estimators' own solve steps callable one at a time."""
 
+import importlib.metadata
+import json
 import os
 import platform
 import statistics
 import time
+from pathlib import Path
+
+import numpy as np
+
+OUT_DIR = Path(__file__).with_name("out")
+
+# Distributions whose versions a benchmark record names (those installed).
+_VERSIONED = ("numpy", "scipy", "numba", "fastmf", "implicit", "libmf", "scikit-surprise",
+              "threadpoolctl")
 
 
-def machine():
-    """One line naming the CPU, cores and library versions."""
+# ----------------------------------------------------------------------------- machine
+def cpu_model():
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import numba
-    import numpy
-    import scipy
-    parts = [cpu, f"{os.cpu_count()} cores", f"python {platform.python_version()}",
-             f"numpy {numpy.__version__}", f"scipy {scipy.__version__}",
-             f"numba {numba.__version__}"]
+    return cpu
+
+
+def available_cores():
+    """Cores this process may run on (the affinity mask; os.cpu_count() where unknown)."""
     try:
-        import implicit
-        parts.append(f"implicit {implicit.__version__}")
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def machine_info():
+    """The machine and library versions as a dict (for JSON records)."""
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": available_cores(),
+            "python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            info[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    try:
+        import numpy  # noqa: F401  (loads the BLAS threadpoolctl reports)
+        from threadpoolctl import threadpool_info
+        blas = [f"{p['internal_api']} {p['version']}" for p in threadpool_info()
+                if p["user_api"] == "blas"]
+        if blas:
+            info["blas"] = ", ".join(blas)
     except ImportError:
         pass
+    return info
+
+
+def machine():
+    """One line naming the CPU, cores and library versions."""
+    info = machine_info()
+    parts = [info["cpu"], f"{info['cores']} cores"]
+    if info["usable_cores"] != info["cores"]:
+        parts.append(f"{info['usable_cores']} usable")
+    parts.append(f"python {info['python']}")
+    parts += [f"{name} {info[name]}" for name in _VERSIONED
+              if name in info and name != "threadpoolctl"]
+    if "blas" in info:
+        parts.append(f"BLAS {info['blas']}")
     return ", ".join(parts)
 
 
+def import_libmf():
+    """The pip libmf binding's ``mf`` module, without the lines it prints on import."""
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):
+        from libmf import mf
+    return mf
+
+
+# ----------------------------------------------------------------------------- timing
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -38,3 +91,205 @@ def median_time(fn, repeats):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
+
+
+def per_iteration(fits, repeats, short=1, long=4):
+    """Per fit: median over repeats of (t(long iterations) - t(short)) / (long - short).
+
+    ``fits`` maps a name to ``fit(iterations)``. Set-up (conversion, transpose, first-call
+    compilation) cancels in the difference. The fits take turns within each repeat, so a
+    slow spell of a shared machine hits them alike instead of biasing one of them.
+    Returns {name: (median, [per repeat])}.
+    """
+    out = {name: [] for name in fits}
+    for _ in range(repeats):
+        for name, fit in fits.items():
+            t0 = time.perf_counter()
+            fit(short)
+            t1 = time.perf_counter()
+            fit(long)
+            t2 = time.perf_counter()
+            out[name].append(((t2 - t1) - (t1 - t0)) / (long - short))
+    return {name: (statistics.median(v), v) for name, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- memory
+def proc_status(key):
+    """A /proc/self/status entry (VmRSS, VmHWM, ...) in bytes; None where unavailable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def release_freed_memory():
+    """Hand memory freed by the allocator back to the system (glibc malloc_trim), so that
+    the RSS before a measured step does not count heap the step will merely reuse."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def reset_peak_rss():
+    """Reset VmHWM to the current RSS (Linux clear_refs); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss():
+    """Peak resident set size in bytes: VmHWM, else getrusage (which cannot be reset)."""
+    hwm = proc_status("VmHWM")
+    if hwm is not None:
+        return hwm
+    import resource
+    import sys
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def mib(nbytes):
+    return f"{nbytes / 2**20:,.1f} MiB"
+
+
+# ----------------------------------------------------------------------------- records
+class JsonRecord:
+    """A JSON file rewritten after every ``add``, so an interrupted run keeps what it had."""
+
+    def __init__(self, path, **header):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data = dict(header, rows=[])
+        self._write()
+
+    def add(self, row):
+        self.data["rows"].append(row)
+        self._write()
+
+    def set(self, **items):
+        self.data.update(items)
+        self._write()
+
+    def _write(self):
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=_jsonable))
+        os.replace(tmp, self.path)
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+# ----------------------------------------------------------------------------- solve steps
+class WalsSweeps:
+    """One WALS half-sweep at a time, through the estimator's own preparation.
+
+    Runs ``WALS._prepare``, the set-up :meth:`fastmf.WALS.fit` runs before its iteration
+    loop (validation, transpose, per-side weights, penalties and work chunks, the initial
+    factors), and then calls ``WALS._half_sweep``, the very method fit calls. A
+    benchmark can so time a half-sweep or an iteration without the once-per-fit set-up.
+    ``check_steps_match_estimators`` holds it to ``WALS.fit`` bit for bit.
+    Run the sweeps inside ``self.threads()`` (Numba threads set, BLAS on one thread).
+    """
+
+    def __init__(self, A, model):
+        if model.biases:
+            raise NotImplementedError("WalsSweeps covers models without biases")
+        self.model = model
+        self.csr, self.csr_t, self.sides = model._prepare(A)
+        self.U, self.V = model.user_factors, model.item_factors
+
+    def threads(self, num_threads=None):
+        from fastmf._threads import thread_context
+        return thread_context(num_threads or self.model._threads())
+
+    def half_sweep(self, side):
+        """Solve every item row ('items', users fixed) or user row ('users')."""
+        if side == "items":
+            return self.model._half_sweep(self.sides["items"], self.V, None, self.U, None)
+        return self.model._half_sweep(self.sides["users"], self.U, None, self.V, None)
+
+    def iteration(self):
+        return self.half_sweep("items") + self.half_sweep("users")
+
+    def input_bytes(self):
+        """(CSR, transpose, factors) sizes in bytes."""
+        size = lambda c: c.indptr.nbytes + c.indices.nbytes + c.data.nbytes
+        return size(self.csr), size(self.csr_t), self.U.nbytes + self.V.nbytes
+
+
+class SgdEpochs:
+    """One Hogwild SGD epoch at a time, through the estimator's own code.
+
+    ``fastmf.sgd._Epochs`` holds the state of an SGD fit and the body of one epoch (what
+    :meth:`fastmf.SGD.fit` runs); this validates the data as ``fit`` does and drives it
+    epoch by epoch. ``check_steps_match_estimators`` holds it to ``SGD.fit`` bit for bit on
+    one thread. Run epochs inside ``self.threads()``.
+    """
+
+    def __init__(self, A, model):
+        from fastmf.sgd import _Epochs
+        self.model = model
+        csr = model._check_data(A)
+        self.run = _Epochs(model, csr)
+        self.nnz = csr.nnz
+        self.epoch_count = 0
+
+    @property
+    def U(self):
+        return self.run.U
+
+    @property
+    def V(self):
+        return self.run.V
+
+    def threads(self, num_threads=None):
+        from fastmf._threads import thread_context
+        return thread_context(num_threads or self.model._threads())
+
+    def epoch(self):
+        self.run.epoch(self.epoch_count)
+        self.epoch_count += 1
+
+
+def check_steps_match_estimators():
+    """Raise AssertionError unless WalsSweeps / SgdEpochs reproduce WALS.fit / SGD.fit bit
+    for bit on a small matrix (so a change to the estimators cannot leave the benchmarks
+    timing something else)."""
+    import fastmf
+    from fastmf.datasets import make_synthetic
+    A = make_synthetic(300, 120, 3000, random_state=1)
+    R = make_synthetic(300, 120, 3000, kind="explicit", random_state=1)
+    for solver in ("cg", "cholesky"):
+        kw = {"solver": solver, "iterations": 2, "num_threads": 1, "random_state": 3}
+        ref = fastmf.WALS(8, **kw).fit(A, track_objective=False)
+        steps = WalsSweeps(A, fastmf.WALS(8, **kw))
+        with steps.threads():
+            steps.iteration()
+            steps.iteration()
+        assert np.array_equal(steps.U, ref.user_factors), f"WalsSweeps ({solver}) != WALS.fit"
+        assert np.array_equal(steps.V, ref.item_factors), f"WalsSweeps ({solver}) != WALS.fit"
+    ratings = {"w0": 0.0, "confidence": "none", "target": "value", "biases": True, "lr": 0.005}
+    for data, kw in ((A, {"lr": 0.001}), (R, ratings)):
+        kw = dict(kw, epochs=2, num_threads=1, random_state=3)
+        ref = fastmf.SGD(8, **kw).fit(data, track_objective=False)
+        steps = SgdEpochs(data, fastmf.SGD(8, **kw))
+        with steps.threads():
+            steps.epoch()
+            steps.epoch()
+        assert np.array_equal(steps.U, ref.user_factors), "SgdEpochs != SGD.fit"
+        assert np.array_equal(steps.V, ref.item_factors), "SgdEpochs != SGD.fit"

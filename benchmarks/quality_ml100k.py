@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import machine
 from threadpoolctl import threadpool_limits
 
 import fastmf
-
-from _common import machine
 
 
 def load_ml100k_positives():
@@ -102,14 +101,14 @@ def fit_implicit(train, factors, reg, alpha, iterations):
 # Each library's own hyperparameters, searched over grids of the same reach: implicit's
 # (1 + alpha) : 1 weight ratio spans fastmf's 1 : w0; fastmf also has column weights.
 GRIDS = {
-    "fastmf": (fit_fastmf, dict(factors=[64, 128], reg=[5.0, 10.0, 20.0],
-                                w0=[0.3, 0.5, 1.0], beta=[0.0, 0.25, 0.5])),
-    "implicit": (fit_implicit, dict(factors=[64, 128], reg=[5.0, 10.0, 20.0, 40.0],
-                                    alpha=[0.5, 1.0, 2.0, 4.0])),
+    "fastmf": (fit_fastmf, {"factors": [64, 128], "reg": [5.0, 10.0, 20.0],
+                            "w0": [0.3, 0.5, 1.0], "beta": [0.0, 0.25, 0.5]}),
+    "implicit": (fit_implicit, {"factors": [64, 128], "reg": [5.0, 10.0, 20.0, 40.0],
+                                "alpha": [0.5, 1.0, 2.0, 4.0]}),
 }
 QUICK = {
-    "fastmf": dict(factors=[64], reg=[10.0], w0=[0.5], beta=[0.0, 0.25]),
-    "implicit": dict(factors=[64], reg=[10.0, 20.0], alpha=[1.0]),
+    "fastmf": {"factors": [64], "reg": [10.0], "w0": [0.5], "beta": [0.0, 0.25]},
+    "implicit": {"factors": [64], "reg": [10.0, 20.0], "alpha": [1.0]},
 }
 
 

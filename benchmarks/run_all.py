@@ -1,24 +1,33 @@
 """Run every benchmark (WALS and SGD) and write the figures to benchmarks/RESULTS.md.
 
-    FASTMF_DATA=../shared/datasets python benchmarks/run_all.py [--quick]
+    FASTMF_DATA=../shared/datasets python benchmarks/run_all.py [--quick] [--threads N]
+        [--kernels] [--thread-scaling] [--scale]
 
-Speed is measured side by side with implicit in one process (ratios are what to compare:
+Speed is measured side by side with the peers in one process (ratios are what to compare:
 the machines these run on are shared and noisy); see each script's docstring for its method.
+The optional sections are long: --kernels runs the pytest-benchmark file
+(test_bench_kernels.py, 1-3 min), --thread-scaling runs thread_scaling.py (about 8 min on
+16 cores), --scale runs scale.py (50M nonzeros). With --quick every part runs small.
 """
 
 import argparse
 import contextlib
 import datetime
 import io
+import subprocess
 import sys
 from pathlib import Path
 
 import compile_time
 import memory
+import peers
 import quality_ml100k
+import scale
 import sgd_vs_peers
-import wals_vs_implicit
-from _common import machine
+import thread_scaling
+from _common import OUT_DIR, machine
+
+HERE = Path(__file__).resolve().parent
 
 
 def capture(fn, *args):
@@ -31,49 +40,102 @@ def capture(fn, *args):
     return result, text
 
 
-def main():
+def kernels(quick, out_json):
+    """The pytest-benchmark file in a child process; returns its report."""
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "--benchmark-only", "-q",
+           "--benchmark-columns=median,min,max,stddev,rounds", "--benchmark-sort=name",
+           f"--benchmark-json={out_json}"] + (["-k", "small"] if quick else [])
+    res = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True, check=False)
+    text = res.stdout + (f"\n(pytest exited with {res.returncode})\n{res.stderr}"
+                         if res.returncode else "")
+    print(text, flush=True)
+    keep = [line for line in text.splitlines()
+            if line.strip() and not set(line.strip()) <= {"-", "="}
+            and not line.startswith(("Legend", "  Outliers", "  OPS"))]
+    return "\n".join(keep)
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    p.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
-    args = p.parse_args()
-    speed_args = ["--repeats", "5"] + (["--quick"] if args.quick else [])
-    speed, speed_txt = capture(wals_vs_implicit.main, speed_args)
-    mem, mem_txt = capture(memory.main, ["--nnz", "600000", "--users", "20000", "--items",
-                                         "5000"] if args.quick else [])
-    comp, comp_txt = capture(compile_time.main)
-    qual, qual_txt = capture(quality_ml100k.main, ["--quick"] if args.quick else [])
-    sgd, sgd_txt = capture(sgd_vs_peers.main, ["--quick"] if args.quick else [])
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads for the side-by-side speed runs (default 2)")
+    p.add_argument("--kernels", action="store_true", help="also run the pytest-benchmark file")
+    p.add_argument("--thread-scaling", action="store_true", help="also run thread_scaling.py")
+    p.add_argument("--scale", action="store_true", help="also run scale.py (50M nonzeros)")
+    p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = p.parse_args(argv)
+    quick = ["--quick"] if args.quick else []
+    command = " ".join(["python benchmarks/run_all.py"]
+                       + list(sys.argv[1:] if argv is None else argv))
+
+    side, side_txt = capture(peers.main, ["--repeats", "5", "--threads", str(args.threads),
+                                          "--out", str(OUT_DIR / "peers.json"), *quick])
+    _, mem_txt = capture(memory.main, ["--nnz", "600000", "--users", "20000", "--items",
+                                       "5000"] if args.quick else [])
+    _, comp_txt = capture(compile_time.main)
+    _, qual_txt = capture(quality_ml100k.main, quick)
+    _, sgd_txt = capture(sgd_vs_peers.main, ["--skip-speed", *quick])
 
     lines = [
         "# Benchmark results",
         "",
-        f"Generated {datetime.date.today().isoformat()} by `python benchmarks/run_all.py"
-        f"{' --quick' if args.quick else ''}`.",
+        f"Generated {datetime.date.today().isoformat()} by `{command}`.",
         f"Machine: {machine()}.",
         "",
-        "## WALS speed against implicit 0.7.3 (same process, interleaved runs)",
+        (f"## Side by side with the peers ({side['threads']} threads, same process, "
+         f"interleaved runs)"),
         "",
-        "Seconds per iteration = (fit of 4 iterations - fit of 1) / 3, median of 5; "
-        "objectives after 15 iterations both scored with `fastmf.objective`.",
+        ("WALS: seconds per iteration = (fit of 4 iterations - fit of 1) / 3, median of 5; "
+         "objectives after 15 iterations both scored with `fastmf.objective`."),
         "",
         "| solver | fastmf s/it | implicit s/it | ratio | target | objective gap |",
         "|---|---|---|---|---|---|",
     ]
     targets = {"cg": 0.5, "cholesky": 0.35}
-    for r in speed:
+    for r in side["wals"] or []:
+        if "implicit" not in r:
+            continue
         ratio = r["fastmf"] / r["implicit"]
         gap = 100 * (r["obj_fastmf"] / r["obj_implicit"] - 1)
         lines.append(f"| {r['solver']} | {r['fastmf']:.3f} | {r['implicit']:.3f} | "
                      f"{ratio:.2f} | <= {targets[r['solver']]} | {gap:+.2f}% |")
-    lines += ["", "```", speed_txt.strip(), "```", "",
+    if side["sgd"]:
+        ours = next(r for r in side["sgd"] if r["library"] == "fastmf")
+        lines += ["", ("Hogwild SGD on synthetic ratings (80% train): seconds per epoch = "
+                       "(4 epochs - 1) / 3, median of 5; test RMSE after the same number of "
+                       "epochs with matched factors, step and L2 penalty. Target: >= 25M "
+                       "rating updates/s on 2 cores. The pip LibMF build is measured (not "
+                       "the AVX-compiled C++ LibMF); Surprise is single-threaded."),
+                  "", "| library | s/epoch | M updates/s | fastmf / peer | test RMSE |",
+                  "|---|---|---|---|---|"]
+        for r in side["sgd"]:
+            lines.append(f"| {r['library']} | {r['s_per_epoch']:.3f} | "
+                         f"{r['updates_per_s'] / 1e6:.1f} | "
+                         f"{ours['s_per_epoch'] / r['s_per_epoch']:.2f} | "
+                         f"{r['test_rmse']:.4f} |")
+    lines += ["", "```", side_txt.strip(), "```", "",
               "## Peak memory of a fit", "", "```", mem_txt.strip(), "```", "",
               "## Compile time", "", "```", comp_txt.strip(), "```", "",
               "## Quality on MovieLens 100K (ratings >= 4, 20% held out, tuned on validation)",
               "", "```", qual_txt.strip(), "```", "",
-              "## Hogwild SGD: speed against LibMF (pip) and Surprise; RMSE on MovieLens 100K",
-              "", "Targets: >= 25M rating updates/s on 2 cores; test RMSE <= 0.905. The pip "
-              "LibMF build is measured (not the AVX-compiled C++ LibMF).", "",
+              "## Rating prediction on MovieLens 100K: SGD, WALS, Surprise, LibMF (tuned)",
+              "", "Target: test RMSE <= 0.905.", "",
               "```", sgd_txt.strip(), "```", ""]
+
+    if args.kernels:
+        text = kernels(args.quick, OUT_DIR / "kernels.json")
+        lines += ["## Kernels (pytest-benchmark, seconds)", "",
+                  (f"`python -m pytest benchmarks --benchmark-only"
+                   f"{' -k small' if args.quick else ''}`"), "", "```", text.strip(), "```",
+                  ""]
+    if args.thread_scaling:
+        _, ts_txt = capture(thread_scaling.main, quick)
+        lines += ["## Thread scaling", "", "```", ts_txt.strip(), "```", ""]
+    if args.scale:
+        _, sc_txt = capture(scale.main, quick)
+        lines += ["## WALS at scale", "", "```", sc_txt.strip(), "```", ""]
+
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
 

@@ -10,36 +10,16 @@ fastmf.objective on the same data and weighting.
 """
 
 import argparse
-import statistics
-import time
 
+import scipy.sparse as sp
+from _common import machine, per_iteration
 from threadpoolctl import threadpool_limits
 
 import fastmf
 from fastmf.datasets import make_synthetic
 
-from _common import machine
 
-
-def per_iteration(fits, repeats):
-    """Per fit: median over repeats of (t(4 iterations) - t(1 iteration)) / 3.
-
-    The fits take turns within each repeat, so a slow spell of a shared machine hits them
-    alike instead of biasing one of them.
-    """
-    out = {name: [] for name in fits}
-    for _ in range(repeats):
-        for name, fit in fits.items():
-            t0 = time.perf_counter()
-            fit(1)
-            t1 = time.perf_counter()
-            fit(4)
-            t2 = time.perf_counter()
-            out[name].append(((t2 - t1) - (t1 - t0)) / 3)
-    return {name: (statistics.median(v), v) for name, v in out.items()}
-
-
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--items", type=int, default=20_000)
@@ -55,9 +35,18 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.users, args.items, args.nnz = 20_000, 5_000, 600_000
+    return args
 
-    A = make_synthetic(args.users, args.items, args.nnz, random_state=0)
+
+def main(argv=None):
+    args = parse_args(argv)
     print(f"machine: {machine()}")
+    return run(args)
+
+
+def run(args):
+    """Time (and score) both libraries as ``args`` says; returns one dict per solver."""
+    A = make_synthetic(args.users, args.items, args.nnz, random_state=0)
     print(f"data: {A.shape[0]:,} x {A.shape[1]:,}, {A.nnz:,} nonzeros, float32; "
           f"factors={args.factors}, threads={args.threads}, cg_steps=3, reg={args.reg}, "
           f"alpha={args.alpha}, BLAS threads 1")
@@ -75,7 +64,7 @@ def main(argv=None):
     # alpha=1 gives exactly fastmf's w0=1, w = 1 + alpha * a (checked row for row).
     C = A.copy()
     C.data = 1 + args.alpha * C.data
-    C = __import__("scipy.sparse").sparse.csr_matrix(C)
+    C = sp.csr_matrix(C)
 
     def theirs(solver):
         from implicit.cpu.als import AlternatingLeastSquares
@@ -106,8 +95,8 @@ def main(argv=None):
             if not args.no_implicit:
                 m_ours = ours(solver)(15, track=True)
                 m_imp = theirs(solver)(15)
-                kw = dict(w0=1.0, confidence="linear", alpha=args.alpha, target="binary",
-                          reg=args.reg)
+                kw = {"w0": 1.0, "confidence": "linear", "alpha": args.alpha,
+                      "target": "binary", "reg": args.reg}
                 line["obj_fastmf"] = m_ours.history_[-1]["objective"]
                 line["obj_implicit"] = fastmf.objective(A, m_imp.user_factors,
                                                         m_imp.item_factors, **kw)
