@@ -103,11 +103,21 @@ def load_ml100k():
     return sp.csr_array((raw[:, 2].astype(np.float32), (raw[:, 0] - 1, raw[:, 1] - 1)))
 
 
-def fit_sgd(train, valid, factors, reg, lr, epochs=None):
-    m = fastmf.SGD(factors, lr=lr, reg=reg, reg_exponent=1.0, biases=True,
+# The SGD settings searched on validation: small initial factors, a decaying step, and
+# either the frequency-scaled (nu = 1) or a square-root-scaled (nu = 0.5) penalty.
+SGD_PENALTIES = [(1.0, 0.05), (1.0, 0.065), (1.0, 0.08), (1.0, 0.1),
+                 (0.5, 0.5), (0.5, 0.7), (0.5, 0.9)]
+
+
+def fit_sgd(train, valid, factors, penalty, init_scale=0.01, lr=0.01, lr_decay=0.05,
+            epochs=None):
+    reg_exponent, reg = penalty
+    m = fastmf.SGD(factors, lr=lr, lr_schedule="inverse", lr_decay=lr_decay, reg=reg,
+                   reg_exponent=reg_exponent, init_scale=init_scale, biases=True,
                    epochs=epochs or 200, random_state=0, dtype=np.float64, **RATINGS)
     if epochs is None:
-        m.fit(train, validation=valid, patience=3, track_objective=False)
+        # the validation curve is noisy on its plateau: patience 3 stops too early
+        m.fit(train, validation=valid, patience=8, track_objective=False)
         best = int(np.argmin([h["validation_loss"] for h in m.history_])) + 1
     else:
         m.fit(train, track_objective=False)
@@ -122,14 +132,14 @@ def fit_wals(train, valid, factors, reg, epochs=None):
     return m.predict, epochs or 15
 
 
-def fit_surprise(train, valid, n_factors, reg_all, lr_all, n_epochs):
+def fit_surprise(train, valid, n_factors, reg_all, lr_all, n_epochs, init_std_dev=0.1):
     import pandas as pd
     from surprise import SVD, Dataset, Reader
     coo = train.tocoo()
     df = pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data})
     ts = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
     algo = SVD(n_factors=n_factors, reg_all=reg_all, lr_all=lr_all, n_epochs=n_epochs,
-               random_state=0).fit(ts)
+               init_std_dev=init_std_dev, random_state=0).fit(ts)
     return surprise_predictor(algo, ts, *train.shape), n_epochs
 
 
@@ -189,12 +199,11 @@ def libmf_predictor(model):
 
 
 GRIDS = {
-    "fastmf SGD": (fit_sgd, {"factors": [64, 128, 256], "reg": [0.05, 0.1, 0.15],
-                             "lr": [0.005, 0.01]}),
+    "fastmf SGD": (fit_sgd, {"factors": [256, 512], "penalty": SGD_PENALTIES}),
     "fastmf WALS": (fit_wals, {"factors": [64, 128, 256], "reg": [0.05, 0.1, 0.2]}),
     "surprise SVD": (fit_surprise, {"n_factors": [50, 100, 200],
                                     "reg_all": [0.02, 0.05, 0.1], "lr_all": [0.005, 0.01],
-                                    "n_epochs": [20, 40]}),
+                                    "n_epochs": [20, 40], "init_std_dev": [0.1, 0.01]}),
     "libmf": (fit_libmf, {"k": [32, 64], "lam": [0.02, 0.05, 0.1], "iters": [20, 50]}),
 }
 
@@ -239,9 +248,10 @@ def time_to_rmse(args, tuned):
     als = tuned["fastmf WALS params"]
     curves = {}
     for name, model in (
-            ("SGD", fastmf.SGD(sgd["factors"], lr=sgd["lr"], reg=sgd["reg"], reg_exponent=1.0,
-                               biases=True, epochs=sgd["epochs"], random_state=0,
-                               **RATINGS)),
+            ("SGD", fastmf.SGD(sgd["factors"], lr=0.01, lr_schedule="inverse",
+                               lr_decay=0.05, reg=sgd["penalty"][1],
+                               reg_exponent=sgd["penalty"][0], init_scale=0.01, biases=True,
+                               epochs=sgd["epochs"], random_state=0, **RATINGS)),
             ("WALS", fastmf.WALS(als["factors"], reg=als["reg"], reg_exponent=1.0,
                                  biases=True, solver="cholesky", iterations=als["epochs"],
                                  random_state=0, **RATINGS))):
