@@ -57,7 +57,8 @@ def _add_model_options(p, model_default="wals"):
 def _read(args, source):
     from ._io import read_interactions
     return read_interactions(source, user=args.user, item=args.item, value=args.value,
-                             timestamp=args.timestamp, sep=args.sep, data_home=args.data_home)
+                             timestamp=args.timestamp, sep=args.sep, data_home=args.data_home,
+                             show_progress=not args.quiet)
 
 
 def _kind(args, source):

@@ -9,7 +9,7 @@ from ._interactions import Interactions
 
 
 def read_interactions(source, *, user="user", item="item", value=None, timestamp=None,
-                      sep=None, data_home=None, download=True):
+                      sep=None, data_home=None, download=True, show_progress=True):
     """Interactions from a data-set name (see :func:`fastmf.datasets.load`) or a file.
 
     Files: ``.parquet`` (needs pandas with pyarrow) or delimited text (``.csv``, ``.tsv``,
@@ -24,7 +24,8 @@ def read_interactions(source, *, user="user", item="item", value=None, timestamp
     source = os.fspath(source)
     names = datasets.list_datasets() if hasattr(datasets, "list_datasets") else {}
     if source in names:
-        return datasets.load(source, data_home=data_home, download=download)
+        return datasets.load(source, data_home=data_home, download=download,
+                             show_progress=show_progress)
     if not os.path.isfile(source):
         known = ", ".join(sorted(names))
         raise FileNotFoundError(f"{source!r} is neither a data-set name ({known}) nor a file.")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validation as v
-from ._kernels.loss import _loss_weighted, _quad_rows
+from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
 from ._kernels.weights import CONFIDENCE_KINDS
 from ._threads import n_chunks_for
@@ -91,6 +91,16 @@ def check_weighting(owner, w0, confidence, alpha, epsilon, target, reg, reg_expo
     )
 
 
+def _gram64(X, block=1 << 15):
+    """X^T X in float64, accumulated over blocks of rows (no float64 copy of all of X)."""
+    d = X.shape[1]
+    G = np.zeros((d, d))
+    for start in range(0, X.shape[0], block):
+        B = X[start:start + block].astype(np.float64)
+        G += B.T @ B
+    return G
+
+
 def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
                     global_mean=0.0, csr_t=None):
     """Exact objective in O(nnz d + (m + n) d^2), float64. Inputs already validated."""
@@ -106,9 +116,8 @@ def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
     total = obs
     w0 = weighting.w0
     if w0 > 0:
-        Vd = V.astype(np.float64)
-        gram = Vd.T @ Vd
-        quad = float(np.sum(_quad_rows(U, gram, np.ones(m), chunks)))
+        # sum_i u_i^T (V^T V) u_i = <U^T U, V^T V>: two d x d Gram matrices by BLAS
+        quad = float(np.sum(_gram64(U) * _gram64(V)))
         total += w0 * (quad - sq)
     if weighting.reg > 0:
         col_nnz = (np.diff(csr_t.indptr) if csr_t is not None

@@ -161,7 +161,7 @@ class Comparison:
         return fig
 
 
-def _resolve_data(data, kind, data_home, random_state):
+def _resolve_data(data, kind, data_home, show_progress):
     """(Interactions, kind, description) for the accepted data arguments."""
     name = None
     if data is None:
@@ -173,7 +173,7 @@ def _resolve_data(data, kind, data_home, random_state):
         name = "synthetic"
     elif isinstance(data, str):
         from ._io import read_interactions
-        inter = read_interactions(data, data_home=data_home)
+        inter = read_interactions(data, data_home=data_home, show_progress=show_progress)
         name = data
         desc = f"{data}: {inter.n_users:,} users x {inter.n_items:,} items, {inter.nnz:,} entries"
     elif isinstance(data, Interactions):
@@ -250,7 +250,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     iterations = v.check_int("compare", "iterations", iterations, low=1)
     epochs = v.check_int("compare", "epochs", epochs, low=1)
     eval_users = v.check_int("compare", "eval_users", eval_users, low=1)
-    inter, kind, desc = _resolve_data(data, kind, data_home, random_state)
+    inter, kind, desc = _resolve_data(data, kind, data_home, show_progress)
     params = dict(OBJECTIVES[kind])
     sgd_params = dict(SGD_SETTINGS[kind])
     for key, value in objective.items():

@@ -43,26 +43,3 @@ def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, 
     # Summed by the caller: an array .sum() here would become a parallel reduction whose
     # rounding depends on the thread count.
     return obs, sq
-
-
-@njit(parallel=True, cache=True)
-def _quad_rows(X, gram, row_scale, chunks):
-    """Per-chunk partial sums of ``row_scale[i] * x_i^T gram x_i``, float64 (``gram`` is
-    float64)."""
-    k = X.shape[1]
-    n_chunks = chunks.shape[0] - 1
-    out = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        s = 0.0
-        for i in range(chunks[c], chunks[c + 1]):
-            x = X[i]
-            t = 0.0
-            for a in range(k):
-                xa = float(x[a])
-                u = 0.0
-                for q in range(k):
-                    u += gram[a, q] * float(x[q])
-                t += xa * u
-            s += float(row_scale[i]) * t
-        out[c] = s
-    return out
