@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 
+from ._progress import tqdm_available
+
 MODELS = ("wals", "sgd", "svd")
 # Parameters of each model for explicit ratings (the defaults are for implicit feedback).
 RATINGS_PRESETS = {
@@ -95,16 +97,8 @@ def _build_model(args, kind):
 
 def _fit(model, data, args):
     t0 = time.perf_counter()
-    model.fit(data, show_progress=not args.quiet and _has_tqdm())
+    model.fit(data, show_progress=not args.quiet and tqdm_available())
     return time.perf_counter() - t0
-
-
-def _has_tqdm():
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _table(rows):

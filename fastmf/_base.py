@@ -88,6 +88,13 @@ class FactorModel:
     def is_fitted(self):
         return self.user_factors is not None
 
+    def _forget_fit(self):
+        """Back to the unfitted state (a fit that raised leaves no half-fitted model)."""
+        self.user_factors = self.item_factors = None
+        self.user_biases = self.item_biases = None
+        self.user_ids_ = self.item_ids_ = None
+        self._seen = None
+
     def _check_fitted(self):
         if not self.is_fitted:
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(A) "

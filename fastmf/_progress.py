@@ -19,6 +19,15 @@ class _TqdmBar:
         self._bar.update(1)
 
 
+def tqdm_available():
+    """Whether the optional progress bars can be shown."""
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @contextmanager
 def progress_bar(total, enabled, desc):
     if not enabled:

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from . import _validation as v
 from ._interactions import Interactions
+from ._progress import tqdm_available
 from .sgd import SGD
 from .svd import SVD
 from .wals import WALS
@@ -324,7 +325,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
             row.update(quality(model, full=False))
             result.curves.append(row)
 
-        model.fit(A, callback=record, show_progress=show_progress and _has_tqdm())
+        model.fit(A, callback=record, show_progress=show_progress and tqdm_available())
         # the final model against every test user (the curves use the fixed sample)
         result.final_quality[method] = quality(model, full=True)
         result.models[method] = model
@@ -334,11 +335,3 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
                   f"({time.perf_counter() - t_start:.1f} s with evaluation), objective "
                   f"{last['objective']:.6g}", flush=True)
     return result
-
-
-def _has_tqdm():
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True

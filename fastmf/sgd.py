@@ -338,9 +338,7 @@ class SGD(FactorModel):
         except FloatingPointError:
             raise
         except BaseException:
-            self.user_factors = self.item_factors = None
-            self.user_biases = self.item_biases = None
-            self._seen = None
+            self._forget_fit()
             raise
         return self
 

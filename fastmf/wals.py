@@ -183,9 +183,7 @@ class WALS(FactorModel):
                     if callback is not None and callback(self, record):
                         break
         except BaseException:
-            self.user_factors = self.item_factors = None
-            self.user_biases = self.item_biases = None
-            self._seen = None
+            self._forget_fit()
             raise
         return self
 
