@@ -19,6 +19,25 @@ _VERSIONED = ("numpy", "scipy", "numba", "fastmf", "implicit", "libmf", "scikit-
 
 
 # ----------------------------------------------------------------------------- machine
+# The side-by-side data set (100k x 20k, 5.7M power-law nonzeros) and its --quick size.
+DATA_SIZE = (100_000, 20_000, 5_700_000)
+QUICK_SIZE = (20_000, 5_000, 600_000)
+
+
+def add_data_args(parser):
+    """--users, --items, --nnz (the side-by-side data set) and --factors (64)."""
+    for name, default in zip(("--users", "--items", "--nnz"), DATA_SIZE):
+        parser.add_argument(name, type=int, default=default)
+    parser.add_argument("--factors", type=int, default=64)
+
+
+def apply_quick(args):
+    """With --quick, the small data set."""
+    if args.quick:
+        args.users, args.items, args.nnz = QUICK_SIZE
+    return args
+
+
 def cpu_model():
     cpu = platform.processor() or "unknown CPU"
     try:

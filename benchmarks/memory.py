@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from _common import machine
+from _common import add_data_args, machine
 
 CHILD = r"""
 import gc, json, sys
@@ -46,10 +46,7 @@ print(json.dumps(dict(before=before, peak=peak, csr=csr, transpose=transpose, fa
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--items", type=int, default=20_000)
-    p.add_argument("--nnz", type=int, default=5_700_000)
-    p.add_argument("--factors", type=int, default=64)
+    add_data_args(p)
     p.add_argument("--solver", default="cg,cholesky")
     args = p.parse_args(argv)
     print(f"machine: {machine()}")

@@ -27,6 +27,8 @@ import sgd_vs_peers
 import wals_vs_implicit
 from _common import (
     JsonRecord,
+    add_data_args,
+    apply_quick,
     available_cores,
     import_libmf,
     machine,
@@ -43,10 +45,7 @@ PEERS = ("implicit", "libmf", "surprise")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--items", type=int, default=20_000)
-    p.add_argument("--nnz", type=int, default=5_700_000)
-    p.add_argument("--factors", type=int, default=64)
+    add_data_args(p)
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every library that has them (default: all usable cores)")
     p.add_argument("--repeats", type=int, default=3)
@@ -60,8 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="also write the results to this JSON file")
     p.add_argument("--quick", action="store_true", help="20k x 5k x 600k, 2 repeats")
     args = p.parse_args(argv)
+    apply_quick(args)
     if args.quick:
-        args.users, args.items, args.nnz = 20_000, 5_000, 600_000
         args.repeats = min(args.repeats, 2)
     if args.threads is None:
         import numba

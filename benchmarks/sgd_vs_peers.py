@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import import_libmf, machine, per_iteration
+from _common import add_data_args, apply_quick, import_libmf, machine, per_iteration
 from threadpoolctl import threadpool_limits
 
 import fastmf
@@ -275,10 +275,7 @@ def time_to_rmse(args, tuned):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--items", type=int, default=20_000)
-    p.add_argument("--nnz", type=int, default=5_700_000)
-    p.add_argument("--factors", type=int, default=64)
+    add_data_args(p)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-surprise", action="store_true")
@@ -286,8 +283,7 @@ def main(argv=None):
     p.add_argument("--speed-only", action="store_true")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    if args.quick:
-        args.users, args.items, args.nnz = 20_000, 5_000, 600_000
+    apply_quick(args)
     print(f"machine: {machine()}")
     with threadpool_limits(1, "blas"):
         sp_out = None if args.skip_speed else speed(args)

@@ -12,7 +12,7 @@ fastmf.objective on the same data and weighting.
 import argparse
 
 import scipy.sparse as sp
-from _common import machine, per_iteration
+from _common import add_data_args, apply_quick, machine, per_iteration
 from threadpoolctl import threadpool_limits
 
 import fastmf
@@ -21,10 +21,7 @@ from fastmf.datasets import make_synthetic
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--items", type=int, default=20_000)
-    p.add_argument("--nnz", type=int, default=5_700_000)
-    p.add_argument("--factors", type=int, default=64)
+    add_data_args(p)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--alpha", type=float, default=1.0)
@@ -33,8 +30,7 @@ def parse_args(argv=None):
     p.add_argument("--no-implicit", action="store_true")
     p.add_argument("--solvers", default="cg,cholesky")
     args = p.parse_args(argv)
-    if args.quick:
-        args.users, args.items, args.nnz = 20_000, 5_000, 600_000
+    apply_quick(args)
     return args
 
 
