@@ -217,30 +217,29 @@ def _jsonable(x):
 class WalsSweeps:
     """One WALS half-sweep at a time, through the estimator's own preparation.
 
-    Runs ``WALS._prepare``, the set-up :meth:`fastmf.WALS.fit` runs before its iteration
+    ``WALS.prepare_sweeps`` is the set-up :meth:`fastmf.WALS.fit` runs before its iteration
     loop (validation, transpose, per-side weights, penalties and work chunks, the initial
-    factors), and then calls ``WALS._half_sweep``, the very method fit calls. A
-    benchmark can so time a half-sweep or an iteration without the once-per-fit set-up.
-    ``check_steps_match_estimators`` holds it to ``WALS.fit`` bit for bit.
-    Run the sweeps inside ``self.threads()`` (Numba threads set, BLAS on one thread).
+    factors); it returns the :class:`fastmf.solvers.Sweeps` whose half-sweeps fit calls,
+    through the row-solver seam. A benchmark can so time a half-sweep or an iteration
+    without the once-per-fit set-up. ``check_steps_match_estimators`` holds it to
+    ``WALS.fit`` bit for bit. Run the sweeps inside ``self.threads()`` (Numba threads set,
+    BLAS on one thread).
     """
 
     def __init__(self, A, model):
-        if model.biases:
-            raise NotImplementedError("WalsSweeps covers models without biases")
         self.model = model
-        self.csr, self.csr_t, self.sides = model._prepare(A)
+        self.sweeps = model.prepare_sweeps(A)
+        self.csr, self.csr_t = self.sweeps.csr, self.sweeps.csr_t
         self.U, self.V = model.user_factors, model.item_factors
 
     def threads(self, num_threads=None):
-        from fastmf._threads import thread_context
-        return thread_context(num_threads or self.model._threads())
+        from fastmf._threads import resolve_num_threads, thread_context
+        return thread_context(num_threads or resolve_num_threads("benchmark",
+                                                                 self.model.num_threads))
 
     def half_sweep(self, side):
         """Solve every item row ('items', users fixed) or user row ('users')."""
-        if side == "items":
-            return self.model._half_sweep(self.sides["items"], self.V, None, self.U, None)
-        return self.model._half_sweep(self.sides["users"], self.U, None, self.V, None)
+        return self.sweeps.items() if side == "items" else self.sweeps.users()
 
     def iteration(self):
         return self.half_sweep("items") + self.half_sweep("users")
@@ -254,18 +253,17 @@ class WalsSweeps:
 class SgdEpochs:
     """One Hogwild SGD epoch at a time, through the estimator's own code.
 
-    ``fastmf.sgd._Epochs`` holds the state of an SGD fit and the body of one epoch (what
-    :meth:`fastmf.SGD.fit` runs); this validates the data as ``fit`` does and drives it
-    epoch by epoch. ``check_steps_match_estimators`` holds it to ``SGD.fit`` bit for bit on
-    one thread. Run epochs inside ``self.threads()``.
+    ``SGD.prepare_epochs`` validates the data as ``fit`` does and returns the
+    ``fastmf.sgd.Epochs`` that holds the state of an SGD fit and the body of one epoch (what
+    :meth:`fastmf.SGD.fit` runs); this drives it epoch by epoch.
+    ``check_steps_match_estimators`` holds it to ``SGD.fit`` bit for bit on one thread. Run
+    epochs inside ``self.threads()``.
     """
 
     def __init__(self, A, model):
-        from fastmf.sgd import _Epochs
         self.model = model
-        csr = model._check_data(A)
-        self.run = _Epochs(model, csr)
-        self.nnz = csr.nnz
+        self.run = model.prepare_epochs(A)
+        self.nnz = self.run.nnz
         self.epoch_count = 0
 
     @property
@@ -277,8 +275,9 @@ class SgdEpochs:
         return self.run.V
 
     def threads(self, num_threads=None):
-        from fastmf._threads import thread_context
-        return thread_context(num_threads or self.model._threads())
+        from fastmf._threads import resolve_num_threads, thread_context
+        return thread_context(num_threads or resolve_num_threads("benchmark",
+                                                                 self.model.num_threads))
 
     def epoch(self):
         self.run.epoch(self.epoch_count)

@@ -4,9 +4,11 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import datasets, metrics, split
-from ._base import NotFittedError, load
+from . import datasets, metrics, solvers, split
 from ._interactions import Interactions
+from ._persistence import ModelFileError
+from ._persistence import load_model as load
+from ._scoring import NotFittedError
 from ._objective import objective
 from .compare import compare
 from .metrics import evaluate
@@ -16,5 +18,6 @@ from .wals import WALS
 
 __version__ = "0.1.0"
 
-__all__ = ["SGD", "SVD", "WALS", "Interactions", "NotFittedError", "__version__", "compare",
-           "datasets", "evaluate", "load", "metrics", "objective", "split"]
+__all__ = ["SGD", "SVD", "WALS", "Interactions", "ModelFileError", "NotFittedError",
+           "__version__", "compare", "datasets", "evaluate", "load", "metrics", "objective",
+           "solvers", "split"]

@@ -162,37 +162,32 @@ def _load_model(path):
 
 def cmd_recommend(args):
     model = _load_model(args.model)
-    if model.user_ids_ is None:
+    if model.user_ids_ is None and not args.index:
         raise CommandError("this model was fitted on a bare matrix, without raw ids; "
                            "recommend takes user indices with --index.")
-    from ._interactions import Interactions
     if args.index:
         try:
             users = np.array([int(u) for u in args.users])
-        except ValueError as exc:
+        except ValueError:
             raise CommandError(f"--index takes integer user indices; got {args.users}.") \
-                from exc
+                from None
+        ids, scores = model.recommend(users, k=args.k, filter_seen=not args.include_seen,
+                                      ids="index")
+        if model.item_ids_ is not None:
+            ids = model.item_ids_[np.maximum(ids, 0)]
     else:
-        raw = np.array(args.users)
-        if model.user_ids_.dtype.kind == "i":
-            try:
-                raw = raw.astype(np.int64)
-            except ValueError as exc:
-                raise CommandError(f"this model's user ids are integers; got {args.users}.") \
-                    from exc
-        idx = Interactions._index(model.user_ids_, raw, "users", -1)
-        if np.any(idx < 0):
-            bad = [u for u, i in zip(args.users, idx) if i < 0]
-            raise CommandError(f"unknown user id(s) {', '.join(bad)} (not in the training "
-                               f"data; fold them in from their interactions instead).")
-        users = idx
-    ids, scores = model.recommend(users, k=args.k, filter_seen=not args.include_seen)
+        try:
+            ids, scores = model.recommend(np.array(args.users), k=args.k,
+                                          filter_seen=not args.include_seen, ids="raw")
+        except KeyError as exc:
+            raise CommandError(f"{exc.args[0]} Unknown users are not in the training data; "
+                               f"fold them in from their interactions instead.") from None
     print("user\trank\titem\tscore")
     for row, u in enumerate(args.users):
         for rank, (j, s) in enumerate(zip(ids[row], scores[row]), 1):
-            if j < 0:
+            if s == -np.inf:
                 break
-            print(f"{u}\t{rank}\t{model.item_ids_[j]}\t{s:.5g}")
+            print(f"{u}\t{rank}\t{j}\t{s:.5g}")
     return 0
 
 
@@ -213,7 +208,7 @@ def cmd_evaluate(args):
         if test.n_dropped:
             out(f"{test.n_dropped} test entries with users or items unknown to the model "
                 f"were left out")
-        train = model._seen.to_scipy() if model._seen is not None else None
+        train = model.seen_items
         if train is None:
             raise CommandError("this model file holds no training interactions to filter.")
     else:

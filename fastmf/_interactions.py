@@ -343,23 +343,11 @@ class Interactions:
     def user_index(self, raw, unknown="error"):
         """Indices of raw user ids; ``unknown='error'`` raises on an unknown id, ``-1`` marks
         it with -1."""
-        return self._index(self.user_ids, raw, "users", unknown)
+        return lookup_ids(self.user_ids, raw, "users", unknown)
 
     def item_index(self, raw, unknown="error"):
         """Indices of raw item ids (see :meth:`user_index`)."""
-        return self._index(self.item_ids, raw, "items", unknown)
-
-    @staticmethod
-    def _index(catalogue, raw, name, unknown):
-        if unknown not in ("error", -1):
-            raise ValueError(f"unknown must be 'error' or -1; got {unknown!r}.")
-        raw = _raw_ids(name, raw)
-        idx = _lookup(catalogue, raw, name)
-        if unknown == "error" and np.any(idx < 0):
-            bad = raw[np.flatnonzero(idx < 0)[0]]
-            raise KeyError(f"unknown {name[:-1]} id {_show(bad)} ({int((idx < 0).sum())} unknown "
-                           f"of {raw.size}).")
-        return idx
+        return lookup_ids(self.item_ids, raw, "items", unknown)
 
     def rows_for(self, users, items, values=None):
         """Rows for new (or known) users, for ``model.fold_in``: the raw user ids in sorted
@@ -385,6 +373,28 @@ class Interactions:
         ts = ", timestamps" if self.timestamps is not None else ""
         return (f"Interactions({self.n_users:,} users x {self.n_items:,} items, "
                 f"{self.nnz:,} entries{ts})")
+
+
+def lookup_ids(catalogue, raw, name, unknown="error"):
+    """Indices of the raw ids ``raw`` in the sorted id ``catalogue`` (``name``: 'users' or
+    'items', for messages). ``unknown='error'`` raises a KeyError naming the unknown ids;
+    ``-1`` marks them with -1."""
+    if unknown not in ("error", -1):
+        raise ValueError(f"unknown must be 'error' or -1; got {unknown!r}.")
+    raw = _raw_ids(name, raw)
+    if raw.size and catalogue.dtype.kind == "i" and raw.dtype.kind == "U":
+        # ids typed on a command line or read as text: integers if they all parse
+        try:
+            raw = raw.astype(np.int64)
+        except ValueError:
+            pass
+    idx = _lookup(catalogue, raw, name)
+    if unknown == "error" and np.any(idx < 0):
+        bad = raw[np.flatnonzero(idx < 0)]
+        shown = ", ".join(_show(x) for x in bad[:5]) + (", ..." if bad.size > 5 else "")
+        raise KeyError(f"unknown {name[:-1]} id(s) {shown} ({bad.size} of {raw.size} not "
+                       f"in the catalogue of {catalogue.size} {name}).")
+    return idx
 
 
 def _recode(name, given, found, codes, what):

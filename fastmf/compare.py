@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validation as v
+from . import solvers
 from ._interactions import Interactions
 from ._progress import tqdm_available
 from .sgd import SGD
@@ -210,6 +211,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         of power-law implicit feedback; offline). A str is a data-set name of
         :func:`fastmf.datasets.load` or a CSV/Parquet file with columns user, item[, value].
     methods : sequence of {'wals-cg', 'wals-cholesky', 'sgd', 'svd'}
+        Also 'wals-NAME' for any solver registered in :mod:`fastmf.solvers`.
     factors : int
     iterations : int
         WALS iterations.
@@ -244,8 +246,9 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     from . import split
     from .metrics import evaluate, rmse
 
+    known = ("sgd", "svd") + tuple(f"wals-{name}" for name in solvers.available())
     for m in methods:
-        v.check_option("compare", "methods", m, METHODS)
+        v.check_option("compare", "methods", m, known)
     factors = v.check_int("compare", "factors", factors, low=1)
     k = v.check_int("compare", "k", k, low=1)
     iterations = v.check_int("compare", "iterations", iterations, low=1)
@@ -293,8 +296,9 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     common = {"num_threads": num_threads, "random_state": random_state}
 
     def build(method, steps=None):
-        if method in ("wals-cg", "wals-cholesky"):
-            return WALS(factors, solver=method[5:], iterations=steps or iterations, **params,
+        if method.startswith("wals-"):
+            solver = method.partition("-")[2]
+            return WALS(factors, solver=solver, iterations=steps or iterations, **params,
                         **common)
         if method == "sgd":
             return SGD(factors, epochs=steps or epochs, unobserved="gravity", **sgd_params,
@@ -302,7 +306,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         return SVD(factors, **params, **common)
 
     for method in methods:
-        build(method)  # validates the parameters before any long work
+        build(method).check_params()  # before any long work
     # Compile every kernel first (or load it from Numba's cache) on a few rows of the same
     # data, so that no curve's first step includes compilation.
     t0 = time.perf_counter()

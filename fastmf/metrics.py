@@ -31,171 +31,10 @@ pads it with -1) and the empty slots are misses; :math:`P@k` still divides by :m
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _validation as v
-from ._base import _SCORE_BLOCK_BYTES, FactorModel
-from ._kernels.metrics import _auc_rows, _ranking_rows
-from ._threads import thread_context
-
-# Top-k lists (ids and scores from ``recommend``) held at once, in bytes.
-_RANK_BLOCK_BYTES = 64 * 2**20
-# Dense score blocks of the AUC, in bytes.
-_AUC_BLOCK_BYTES = _SCORE_BLOCK_BYTES
-# Gathered factor rows of one ``predict`` call in rmse / mae, in bytes.
-_PREDICT_BLOCK_BYTES = 64 * 2**20
-
-_RANKING = ("precision", "recall", "ndcg", "map", "coverage")
-_METRICS = ("rmse", "mae", "precision", "recall", "ndcg", "map", "auc", "coverage")
-# Column of each per-user metric in the ranking kernel's output.
-_COLUMN = {"precision": 1, "recall": 2, "ndcg": 3, "map": 4}
-
-
-# ---------------------------------------------------------------------------- validation
-def _check_model(model, owner):
-    """(n_users, n_items) of a fitted fastmf model."""
-    if not isinstance(model, FactorModel):
-        raise TypeError(f"{owner} needs a fastmf model (such as fastmf.WALS or fastmf.SGD); "
-                        f"got {type(model).__module__}.{type(model).__name__}.")
-    model._check_fitted()
-    return model.n_users, model.n_items
-
-
-def _as_matrix(x, name, shape, dtype=np.float64):
-    """``x`` as validated canonical :class:`fastmf._validation.Csr` of the given shape.
-
-    ``x`` is a scipy.sparse matrix or array, or anything holding one in ``.matrix`` (an
-    :class:`fastmf.Interactions`).
-    """
-    if not sp.issparse(x) and hasattr(x, "matrix"):
-        x = x.matrix
-    return v.check_matrix(x, name, dtype=dtype, shape=shape)
-
-
-def _test_users(test, owner):
-    users = np.flatnonzero(test.row_nnz() > 0).astype(np.int64)
-    if users.size == 0:
-        raise ValueError(f"{owner} averages over the users with at least one item in test, "
-                         f"but test has no stored entries.")
-    return users
-
-
-def _seen_matrix(train):
-    """``train``'s structure as a scipy CSR with float32 ones, which ``recommend`` takes
-    without copying."""
-    data = np.ones(train.nnz, np.float32)
-    return sp.csr_array((data, train.indices[:train.nnz], train.indptr), shape=train.shape)
-
-
-def _parse_metrics(metrics, k):
-    """``metrics`` as a list of (key, name, k or None), duplicates dropped."""
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    valid = ("Valid metrics are 'rmse', 'mae', 'auc', and 'precision', 'recall', 'ndcg', "
-             "'map', 'coverage', each optionally as 'name@k' (such as 'ndcg@20'); without "
-             "'@k' the k argument is used.")
-    try:
-        names = list(metrics)
-    except TypeError:
-        raise ValueError(f"metrics must be a list of metric names; got {metrics!r}. "
-                         f"{valid}") from None
-    if not names:
-        raise ValueError(f"metrics is empty. {valid}")
-    out = []
-    for name in names:
-        base, at, suffix = name.partition("@") if isinstance(name, str) else (None, "", "")
-        ok = base in _METRICS
-        if ok and at:
-            ok = (base in _RANKING and suffix.isascii() and suffix.isdigit()
-                  and int(suffix) >= 1)
-        if not ok:
-            raise ValueError(f"Unknown metric {name!r}. {valid}")
-        kk = int(suffix) if at else (k if base in _RANKING else None)
-        key = base if kk is None else f"{base}@{kk}"
-        if key not in [o[0] for o in out]:
-            out.append((key, base, kk))
-    return out
-
-
-# ---------------------------------------------------------------------------- computation
-def _error_sums(model, test):
-    """Sum of squared and of absolute errors of ``model.predict`` over the stored entries
-    of ``test``, in blocks of entries."""
-    nnz = test.nnz
-    d = model.user_factors.shape[1]
-    block = max(1, _PREDICT_BLOCK_BYTES // (16 * (d + 2)))
-    sse = 0.0
-    sae = 0.0
-    for start in range(0, nnz, block):
-        stop = min(nnz, start + block)
-        pos = np.arange(start, stop)
-        users = np.searchsorted(test.indptr, pos, side="right") - 1
-        err = model.predict(users, test.indices[start:stop]) - test.data[start:stop]
-        sse += float(np.dot(err, err))
-        sae += float(np.abs(err).sum())
-    return sse, sae
-
-
-def _topk_blocks(model, seen, users, k):
-    """(users block, top-k ids) in blocks that bound the memory of the lists."""
-    width = min(k, model.n_items)
-    block = max(1, _RANK_BLOCK_BYTES // (16 * width))
-    for start in range(0, users.shape[0], block):
-        rows = users[start:start + block]
-        ids, _ = model.recommend(rows, A=seen, k=width, filter_seen=True)
-        yield rows, ids
-
-
-def _ranking(model, train, test, requests, owner):
-    """Averages over the test users of the ranking metrics in ``requests`` (key, name, k),
-    from one top-max(k) computation; coverage is over the same users' lists."""
-    users = _test_users(test, owner)
-    n = model.n_items
-    ks = sorted({kk for _, _, kk in requests})
-    sums = {kk: np.zeros(5) for kk in ks}
-    shown = {kk: np.zeros(n, bool) for kk in ks}
-    need_kernel = {kk for _, name, kk in requests if name != "coverage"}
-    for rows, ids in _topk_blocks(model, _seen_matrix(train), users, max(ks)):
-        for kk in ks:
-            # Top-kk lists are prefixes of the top-max(k) lists (ties go to the lower id).
-            sub = np.ascontiguousarray(ids[:, :min(kk, n)], dtype=np.int64)
-            shown[kk][sub[sub >= 0]] = True
-            if kk in need_kernel:
-                out = np.empty((rows.shape[0], 5))
-                with thread_context(model._threads()):
-                    _ranking_rows(sub, rows, test.indptr, test.indices, kk, out)
-                sums[kk] += out.sum(axis=0)
-    result = {}
-    for key, name, kk in requests:
-        if name == "coverage":
-            result[key] = float(np.count_nonzero(shown[kk]) / n)
-        else:
-            result[key] = float(sums[kk][_COLUMN[name]] / users.shape[0])
-    return result
-
-
-def _auc(model, train, test, owner):
-    users = _test_users(test, owner)
-    V = model.item_factors
-    n = V.shape[0]
-    offsets = None if model.item_biases is None else model.item_biases.astype(V.dtype)
-    block = max(1, _AUC_BLOCK_BYTES // max(1, n * V.itemsize))
-    per_user = np.empty(users.shape[0])
-    with thread_context(model._threads()):
-        for start in range(0, users.shape[0], block):
-            rows = users[start:start + block]
-            # The user's bias and the global mean shift all of a user's scores alike and
-            # leave the AUC unchanged.
-            scores = model.user_factors[rows] @ V.T
-            if offsets is not None:
-                scores += offsets
-            _auc_rows(scores, rows, train.indptr, train.indices, test.indptr, test.indices,
-                      per_user[start:start + block])
-    valid = ~np.isnan(per_user)
-    if not valid.any():
-        raise ValueError("auc needs a user with both a test item and a negative item (one in "
-                         "neither train nor test); every test user has seen all items.")
-    return float(per_user[valid].mean())
+from ._evaluation import (RANKING, as_matrix, auc_value, check_model, error_sums, parse_metrics,
+                          ranking, seen_matrix, topk_blocks)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -219,11 +58,11 @@ def rmse(model, test):
     -------
     float
     """
-    shape = _check_model(model, "rmse")
-    test = _as_matrix(test, "test", shape)
+    shape = check_model(model, "rmse")
+    test = as_matrix(test, "test", shape)
     if test.nnz == 0:
         raise ValueError("rmse needs stored entries in test; it has none.")
-    sse, _ = _error_sums(model, test)
+    sse, _ = error_sums(model, test)
     return float(np.sqrt(sse / test.nnz))
 
 
@@ -236,21 +75,21 @@ def mae(model, test):
 
     with the notation of :func:`rmse`.
     """
-    shape = _check_model(model, "mae")
-    test = _as_matrix(test, "test", shape)
+    shape = check_model(model, "mae")
+    test = as_matrix(test, "test", shape)
     if test.nnz == 0:
         raise ValueError("mae needs stored entries in test; it has none.")
-    _, sae = _error_sums(model, test)
+    _, sae = error_sums(model, test)
     return float(sae / test.nnz)
 
 
 def _one_ranking_metric(name, owner, model, train, test, k):
     k = v.check_int(owner, "k", k, low=1)
-    shape = _check_model(model, owner)
-    train = _as_matrix(train, "train", shape, np.float32)
-    test = _as_matrix(test, "test", shape, np.float32)
+    shape = check_model(model, owner)
+    train = as_matrix(train, "train", shape, np.float32)
+    test = as_matrix(test, "test", shape, np.float32)
     key = f"{name}@{k}"
-    return _ranking(model, train, test, [(key, name, k)], owner)[key]
+    return ranking(model, train, test, [(key, name, k)], owner)[key]
 
 
 def precision_at_k(model, train, test, k=10):
@@ -354,10 +193,10 @@ def auc(model, train, test):
     -------
     float
     """
-    shape = _check_model(model, "auc")
-    train = _as_matrix(train, "train", shape, np.float32)
-    test = _as_matrix(test, "test", shape, np.float32)
-    return _auc(model, train, test, "auc")
+    shape = check_model(model, "auc")
+    train = as_matrix(train, "train", shape, np.float32)
+    test = as_matrix(test, "test", shape, np.float32)
+    return auc_value(model, train, test, "auc")
 
 
 def coverage(model, train, users=None, k=10):
@@ -384,8 +223,8 @@ def coverage(model, train, users=None, k=10):
     float
     """
     k = v.check_int("coverage", "k", k, low=1)
-    shape = _check_model(model, "coverage")
-    train = _as_matrix(train, "train", shape, np.float32)
+    shape = check_model(model, "coverage")
+    train = as_matrix(train, "train", shape, np.float32)
     if users is None:
         users = np.arange(shape[0], dtype=np.int64)
     else:
@@ -393,7 +232,7 @@ def coverage(model, train, users=None, k=10):
         if users.size == 0:
             raise ValueError("coverage needs at least one user; users is empty.")
     shown = np.zeros(shape[1], bool)
-    for _, ids in _topk_blocks(model, _seen_matrix(train), users, k):
+    for _, ids in topk_blocks(model, seen_matrix(train), users, k):
         shown[ids[ids >= 0]] = True
     return float(np.count_nonzero(shown) / shape[1])
 
@@ -423,11 +262,11 @@ def ranking_metrics(model, train, test, k=10):
         "coverage@k": ...}`` (with the value of ``k`` in the keys), floats.
     """
     k = v.check_int("ranking_metrics", "k", k, low=1)
-    shape = _check_model(model, "ranking_metrics")
-    train = _as_matrix(train, "train", shape, np.float32)
-    test = _as_matrix(test, "test", shape, np.float32)
-    requests = [(f"{name}@{k}", name, k) for name in _RANKING]
-    return _ranking(model, train, test, requests, "ranking_metrics")
+    shape = check_model(model, "ranking_metrics")
+    train = as_matrix(train, "train", shape, np.float32)
+    test = as_matrix(test, "test", shape, np.float32)
+    requests = [(f"{name}@{k}", name, k) for name in RANKING]
+    return ranking(model, train, test, requests, "ranking_metrics")
 
 
 def evaluate(model, train, test, k=10, metrics=None):
@@ -474,27 +313,27 @@ def evaluate(model, train, test, k=10, metrics=None):
      'auc': 0.93, 'coverage@20': 0.31}
     """
     k = v.check_int("evaluate", "k", k, low=1)
-    requests = None if metrics is None else _parse_metrics(metrics, k)
-    shape = _check_model(model, "evaluate")
-    train = _as_matrix(train, "train", shape, np.float32)
-    test = _as_matrix(test, "test", shape, np.float64)
+    requests = None if metrics is None else parse_metrics(metrics, k)
+    shape = check_model(model, "evaluate")
+    train = as_matrix(train, "train", shape, np.float32)
+    test = as_matrix(test, "test", shape, np.float64)
     if requests is None:
         names = ["precision", "recall", "ndcg", "map", "auc", "coverage"]
         predicts_values = getattr(model, "target", None) == "value"
         if predicts_values or (getattr(model, "target", None) is None
                                and np.any(test.data[:test.nnz] != 1)):
             names = ["rmse", "mae"] + names
-        requests = _parse_metrics(names, k)
-    ranking = [r for r in requests if r[1] in _RANKING]
+        requests = parse_metrics(names, k)
+    ranked = [r for r in requests if r[1] in RANKING]
     result = {}
-    if ranking:
-        result.update(_ranking(model, train, test, ranking, "evaluate"))
+    if ranked:
+        result.update(ranking(model, train, test, ranked, "evaluate"))
     if any(r[1] == "auc" for r in requests):
-        result["auc"] = _auc(model, train, test, "evaluate")
+        result["auc"] = auc_value(model, train, test, "evaluate")
     if any(r[1] in ("rmse", "mae") for r in requests):
         if test.nnz == 0:
             raise ValueError("rmse and mae need stored entries in test; it has none.")
-        sse, sae = _error_sums(model, test)
+        sse, sae = error_sums(model, test)
         result["rmse"] = float(np.sqrt(sse / test.nnz))
         result["mae"] = float(sae / test.nnz)
     return {key: result[key] for key, _, _ in requests}

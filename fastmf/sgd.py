@@ -1,18 +1,15 @@
 """Hogwild stochastic gradient descent on the weighted objective."""
 
-import time
-
 import numpy as np
 
 from . import _validation as v
-from ._base import FactorModel, _register
 from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
 from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
-from ._objective import objective_value
-from ._progress import progress_bar
-from ._threads import n_chunks_for, thread_context
-from .wals import _weighted_target_mean
+from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ._params import Int, Options, Real
+from ._persistence import register_model
+from ._threads import n_chunks_for
 
 UNOBSERVED = ("gravity", "negative_sampling")
 # Bytes of factor rows per side of a block of the entry grid: the rows a block touches stay
@@ -54,21 +51,22 @@ def _block_order(rng, grid):
     return (bands[:, None] * n_ib + within).ravel()
 
 
-class _Epochs:
+class Epochs:
     """The state of an SGD fit and the body of one epoch: what :meth:`SGD.fit` runs, in a
-    form that benchmarks can drive epoch by epoch (``_Epochs(model, csr).epoch(e)``
+    form that benchmarks can drive epoch by epoch (``SGD.prepare_epochs(A).epoch(e)``
     reproduces ``fit`` bit for bit on one thread).
 
-    Draws from one generator (from ``model.random_state``) in this order: the initial U,
-    then V, then the entry grid's relabelling; then per epoch the block order and the
-    blocks' seeds.
+    ``model`` holds the validated parameters (a namespace, as ``_validate_params``
+    returns). Draws from one generator (from ``model.random_state``) in this order: the
+    initial U, then V, then the entry grid's relabelling; then per epoch the block order
+    and the blocks' seeds.
     """
 
-    def __init__(self, model, csr):
+    def __init__(self, model, weighting, csr):
         rng = v.make_rng(model.random_state)
         self.model = model
         self.rng = rng
-        w = model._weighting
+        w = weighting
         dtype = model.dtype
         m, n = csr.shape
         d = model.factors
@@ -76,7 +74,7 @@ class _Epochs:
         self.V = (rng.standard_normal((n, d)) * model.init_scale).astype(dtype)
         self.ub = np.zeros(m, dtype)
         self.vb = np.zeros(n, dtype)
-        self.mu = _weighted_target_mean(csr, w) if model.biases else 0.0
+        self.mu = w.target_mean(csr) if model.biases else 0.0
         adagrad = model.lr_schedule == "adagrad"
         self.g2u = np.zeros_like(self.U) if adagrad else np.zeros((1, 1), dtype)
         self.g2v = np.zeros_like(self.V) if adagrad else np.zeros((1, 1), dtype)
@@ -90,9 +88,9 @@ class _Epochs:
         self.lam_cols = w.row_penalty(col_nnz, m, dtype)
         self.kargs = w.kernel_args(csr.shape, False, dtype)
         self.w0 = w.w0
-        self.gravity = model.unobserved == "gravity" and w.w0 > 0
+        self.gravity = model.unobserved == "gravity" and w.has_unobserved
         self.negatives = model.negatives if (model.unobserved == "negative_sampling"
-                                             and w.w0 > 0) else 0
+                                             and w.has_unobserved) else 0
         # Rows without entries are never visited: keep their divisor at 1.
         self.row_div = np.maximum(row_nnz, 1).astype(dtype)
         self.col_div = np.maximum(col_nnz, 1).astype(dtype)
@@ -164,7 +162,7 @@ def _gravity_step(X, Y, w0, lr, g2x, schedule, buf):
                           schedule)
 
 
-@_register
+@register_model
 class SGD(FactorModel):
     r"""Matrix factorization by Hogwild stochastic gradient descent.
 
@@ -228,10 +226,17 @@ class SGD(FactorModel):
     of the last finite epoch.
     """
 
-    _param_names = ("factors", "lr", "lr_schedule", "lr_decay", "epochs", "unobserved",
-                    "negatives", "gravity_steps", "init_scale", "w0", "alpha", "confidence",
-                    "epsilon", "target", "row_weights", "col_weights", "reg", "reg_exponent",
-                    "biases", "dtype", "num_threads", "random_state")
+    _parameter_constraints = {
+        **OBJECTIVE_CONSTRAINTS,
+        "lr": Real(0, low_open=True),
+        "lr_schedule": Options(tuple(SCHEDULES)),
+        "lr_decay": Real(0),
+        "epochs": Int(0),
+        "unobserved": Options(UNOBSERVED),
+        "negatives": Int(1),
+        "gravity_steps": Int(1),
+        "init_scale": Real(0),
+    }
 
     def __init__(self, factors=64, *, lr=0.01, lr_schedule="constant", lr_decay=0.0,
                  epochs=20, unobserved="gravity", negatives=5, gravity_steps=8,
@@ -239,18 +244,28 @@ class SGD(FactorModel):
                  target="binary", row_weights=None, col_weights=None, reg=0.005,
                  reg_exponent=1.0, biases=False, dtype=np.float32, num_threads=None,
                  random_state=None):
-        owner = type(self).__name__
-        self._set_common_params(factors, w0, alpha, confidence, epsilon, target, row_weights,
-                                col_weights, reg, reg_exponent, biases, dtype, num_threads,
-                                random_state)
-        self.lr = v.check_float(owner, "lr", lr, low=0, low_open=True)
-        self.lr_schedule = v.check_option(owner, "lr_schedule", lr_schedule, tuple(SCHEDULES))
-        self.lr_decay = v.check_float(owner, "lr_decay", lr_decay, low=0)
-        self.epochs = v.check_int(owner, "epochs", epochs, low=0)
-        self.unobserved = v.check_option(owner, "unobserved", unobserved, UNOBSERVED)
-        self.negatives = v.check_int(owner, "negatives", negatives, low=1)
-        self.gravity_steps = v.check_int(owner, "gravity_steps", gravity_steps, low=1)
-        self.init_scale = v.check_float(owner, "init_scale", init_scale, low=0)
+        self.factors = factors
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.lr_decay = lr_decay
+        self.epochs = epochs
+        self.unobserved = unobserved
+        self.negatives = negatives
+        self.gravity_steps = gravity_steps
+        self.init_scale = init_scale
+        self.w0 = w0
+        self.alpha = alpha
+        self.confidence = confidence
+        self.epsilon = epsilon
+        self.target = target
+        self.row_weights = row_weights
+        self.col_weights = col_weights
+        self.reg = reg
+        self.reg_exponent = reg_exponent
+        self.biases = biases
+        self.dtype = dtype
+        self.num_threads = num_threads
+        self.random_state = random_state
 
     def fit(self, A, *, validation=None, patience=3, callback=None, show_progress=False,
             track_objective=True):
@@ -258,8 +273,8 @@ class SGD(FactorModel):
 
         Parameters
         ----------
-        A : scipy.sparse matrix or array, or fastmf.Interactions, shape (n_users, n_items)
-            With Interactions, the raw ids are kept as ``user_ids_`` and ``item_ids_``.
+        A : scipy.sparse matrix or array, fastmf.Interactions or pandas.DataFrame
+            As in :meth:`fastmf.WALS.fit`.
         validation : scipy.sparse matrix, same shape, optional
             Held-out entries. After each epoch the weighted mean squared error on them,
             :math:`\\sum w (t - \\hat a)^2 / \\sum w`, is recorded as ``validation_loss``;
@@ -273,74 +288,75 @@ class SGD(FactorModel):
         -------
         self
         """
-        owner = type(self).__name__
-        w = self._weighting
-        dtype = self.dtype
-        csr = self._check_data(A, fitting=True)
-        m, n = csr.shape
         patience = v.check_int("fit", "patience", patience, low=1)
+        return self._fit(A, callback=callback, show_progress=show_progress,
+                         track_objective=track_objective, validation=validation,
+                         patience=patience)
+
+    def prepare_epochs(self, A):
+        """Validate and return the :class:`Epochs` that :meth:`fit` runs (``.epoch(e)``
+        runs epoch ``e``), for benchmarks that time epochs one by one."""
+        p = self._validate_params()
+        w = self._build_weighting(p)
+        csr = self._check_data(A, weighting=w, dtype=p.dtype)
+        return Epochs(p, w, csr)
+
+    def _start(self, csr, p, validation=None, patience=3):
         valid = None
         if validation is not None:
-            valid = v.check_matrix(validation, "validation", dtype=dtype,
-                                   nonnegative=w.confidence != "none", shape=(m, n))
-        n_threads = self._threads()
+            valid = self._check_data(validation, "validation", shape=csr.shape,
+                                     weighting=self._weighting, dtype=p.dtype)
+        return _SgdRun(self, Epochs(p, self._weighting, csr), p, valid, patience)
 
-        run = _Epochs(self, csr)
-        U, V, ub, vb, mu = run.U, run.V, run.ub, run.vb, run.mu
-        self.user_factors, self.item_factors = U, V
-        self.user_biases = ub if self.biases else None
-        self.item_biases = vb if self.biases else None
-        self.global_mean = mu
-        self._seen = csr
-        self.history_ = []
-        best = None
-        best_loss = np.inf
-        stale = 0
-        elapsed = 0.0
-        try:
-            with thread_context(n_threads), progress_bar(self.epochs, show_progress,
-                                                         owner) as bar:
-                for epoch in range(self.epochs):
-                    state = run.state()
-                    t0 = time.perf_counter()
-                    run.epoch(epoch)
-                    seconds = time.perf_counter() - t0
-                    elapsed += seconds
-                    if not (np.isfinite(U).all() and np.isfinite(V).all()
-                            and np.isfinite(ub).all() and np.isfinite(vb).all()):
-                        run.restore(state)
-                        raise FloatingPointError(
-                            f"{owner} diverged at epoch {epoch + 1}: non-finite factors. The "
-                            f"learning rate (lr={self.lr:g}) is likely too high for this "
-                            f"data; the model keeps the factors of epoch {epoch}.")
-                    record = {"epoch": epoch + 1, "iteration": epoch + 1, "seconds": seconds,
-                              "time": elapsed}
-                    if track_objective:
-                        record["objective"] = objective_value(
-                            csr, U, V, w, self.user_biases, self.item_biases, mu)
-                    if valid is not None:
-                        loss = _validation_loss(valid, U, V, self.user_biases,
-                                                self.item_biases, mu, w)
-                        record["validation_loss"] = loss
-                        if loss < best_loss:
-                            best_loss, stale = loss, 0
-                            best = run.state()
-                        else:
-                            stale += 1
-                    self.history_.append(record)
-                    bar.update(record)
-                    if callback is not None and callback(self, record):
-                        break
-                    if valid is not None and stale >= patience:
-                        break
-            if best is not None:
-                run.restore(best)
-        except FloatingPointError:
-            raise
-        except BaseException:
-            self._forget_fit()
-            raise
-        return self
+
+class _SgdRun(Run):
+    """One epoch per step; early stopping on a validation set keeps the best epoch; a
+    non-finite epoch puts the previous factors back and raises (the model stays fitted)."""
+
+    keeps = (FloatingPointError,)
+
+    def __init__(self, model, epochs, p, valid, patience):
+        self.model, self.run, self.p = model, epochs, p
+        self.valid, self.patience = valid, patience
+        self.steps = p.epochs
+        model.user_factors, model.item_factors = epochs.U, epochs.V
+        model.user_biases = epochs.ub if p.biases else None
+        model.item_biases = epochs.vb if p.biases else None
+        model.global_mean = epochs.mu
+        self.best, self.best_loss, self.stale = None, np.inf, 0
+
+    def labels(self, it):
+        return {"epoch": it + 1}
+
+    def step(self, it):
+        run = self.run
+        state = run.state()
+        run.epoch(it)
+        if not (np.isfinite(run.U).all() and np.isfinite(run.V).all()
+                and np.isfinite(run.ub).all() and np.isfinite(run.vb).all()):
+            run.restore(state)
+            raise FloatingPointError(
+                f"{type(self.model).__name__} diverged at epoch {it + 1}: non-finite factors. "
+                f"The learning rate (lr={self.p.lr:g}) is likely too high for this data; the "
+                f"model keeps the factors of epoch {it}.")
+
+    def after(self, record):
+        if self.valid is None:
+            return False
+        m = self.model
+        loss = _validation_loss(self.valid, m.user_factors, m.item_factors, m.user_biases,
+                                m.item_biases, m.global_mean, m._weighting)
+        record["validation_loss"] = loss
+        if loss < self.best_loss:
+            self.best_loss, self.stale = loss, 0
+            self.best = self.run.state()
+        else:
+            self.stale += 1
+        return self.stale >= self.patience
+
+    def finish(self):
+        if self.best is not None:
+            self.run.restore(self.best)
 
 
 def _validation_loss(csr, U, V, ub, vb, mu, w):

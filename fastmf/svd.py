@@ -1,18 +1,16 @@
 """Truncated SVD of the target matrix: the baseline that treats every unobserved entry as 0."""
 
-import time
-
 import numpy as np
 from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 from . import _validation as v
-from ._base import FactorModel, _register
-from ._objective import objective_value
-from ._threads import thread_context
+from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ._params import Real
+from ._persistence import register_model
 
 
-@_register
+@register_model
 class SVD(FactorModel):
     r"""Rank-``factors`` truncated SVD of the target matrix (scipy's sparse ``svds``).
 
@@ -44,15 +42,27 @@ class SVD(FactorModel):
         Seeds ARPACK's starting vector, so the result is reproducible.
     """
 
-    _param_names = ("factors", "target", "w0", "alpha", "confidence", "epsilon", "reg",
-                    "reg_exponent", "tol", "dtype", "num_threads", "random_state")
+    _parameter_constraints = {**OBJECTIVE_CONSTRAINTS, "tol": Real(0.0)}
 
     def __init__(self, factors=64, *, target="binary", w0=1.0, alpha=1.0,
                  confidence="linear", epsilon=1.0, reg=0.005, reg_exponent=1.0, tol=0.0,
                  dtype=np.float32, num_threads=None, random_state=None):
-        self._set_common_params(factors, w0, alpha, confidence, epsilon, target, None, None,
-                                reg, reg_exponent, False, dtype, num_threads, random_state)
-        self.tol = v.check_float(type(self).__name__, "tol", tol, low=0.0)
+        self.factors = factors
+        self.target = target
+        self.w0 = w0
+        self.alpha = alpha
+        self.confidence = confidence
+        self.epsilon = epsilon
+        self.reg = reg
+        self.reg_exponent = reg_exponent
+        self.tol = tol
+        self.dtype = dtype
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    # the objective's other parameters, fixed for SVD (it reports, never fits, them)
+    row_weights = col_weights = None
+    biases = False
 
     def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
         """Decompose the target matrix of ``A`` (users x items).
@@ -61,36 +71,47 @@ class SVD(FactorModel):
         ``objective``); ``callback(model, record)`` is called with it. ``show_progress`` is
         accepted for a uniform interface (there is a single step).
         """
-        w = self._weighting
-        csr = self._check_data(A, fitting=True)
+        return self._fit(A, callback=callback, show_progress=show_progress,
+                         track_objective=track_objective)
+
+    def _start(self, csr, p):
         m, n = csr.shape
-        d = self.factors
-        if d >= min(m, n):
+        if p.factors >= min(m, n):
             raise ValueError(f"The 'factors' parameter of SVD must be below min(n_users, "
-                             f"n_items) = {min(m, n)}; got {d}.")
-        n_threads = self._threads()
-        rng = v.make_rng(self.random_state)
+                             f"n_items) = {min(m, n)}; got {p.factors}.")
+        return _SvdRun(self, csr, p)
+
+    def _validate_params(self):
+        p = super()._validate_params()
+        p.row_weights = p.col_weights = None
+        p.biases = False
+        return p
+
+
+class _SvdRun(Run):
+    """A single step: the truncated SVD by ARPACK."""
+
+    steps = 1
+
+    def __init__(self, model, csr, p):
+        self.model, self.csr, self.p = model, csr, p
+        d, m, n = p.factors, *csr.shape
+        # Placeholder factors until the step runs (a fit that fails leaves none).
+        model.user_factors = np.zeros((m, d), p.dtype)
+        model.item_factors = np.zeros((n, d), p.dtype)
+        model.user_biases = model.item_biases = None
+        model.global_mean = 0.0
+
+    def step(self, it):
+        model, csr, p = self.model, self.csr, self.p
+        rng = v.make_rng(p.random_state)
         T = csr.to_scipy().astype(np.float64)
-        if w.target == "binary":
+        if p.target == "binary":
             T.data[:] = 1.0
-        t0 = time.perf_counter()
-        with threadpool_limits(limits=n_threads, user_api="blas"):
-            v0 = rng.uniform(-1.0, 1.0, min(m, n))
-            Ud, s, Vt = svds(T, k=d, tol=self.tol, v0=v0)
-        seconds = time.perf_counter() - t0
+        with threadpool_limits(limits=p.num_threads, user_api="blas"):
+            v0 = rng.uniform(-1.0, 1.0, min(csr.shape))
+            Ud, s, Vt = svds(T, k=p.factors, tol=p.tol, v0=v0)
         order = np.argsort(s)[::-1]
         root = np.sqrt(np.maximum(s[order], 0.0))
-        self.user_factors = (Ud[:, order] * root).astype(self.dtype)
-        self.item_factors = (Vt[order].T * root).astype(self.dtype)
-        self.user_biases = self.item_biases = None
-        self.global_mean = 0.0
-        self._seen = csr
-        record = {"iteration": 1, "seconds": seconds, "time": seconds}
-        if track_objective:
-            with thread_context(n_threads):
-                record["objective"] = objective_value(csr, self.user_factors,
-                                                      self.item_factors, w)
-        self.history_ = [record]
-        if callback is not None:
-            callback(self, record)
-        return self
+        model.user_factors = (Ud[:, order] * root).astype(p.dtype)
+        model.item_factors = (Vt[order].T * root).astype(p.dtype)

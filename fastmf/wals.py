@@ -1,22 +1,17 @@
 """Weighted alternating least squares."""
 
-import time
 import warnings
 
 import numpy as np
 
 from . import _validation as v
-from ._base import FactorModel, _register
-from ._kernels.partition import _balanced_chunks
-from ._kernels.wals import _wals_rows_cg, _wals_rows_cholesky, cg_block_nnz
-from ._objective import objective_value
-from ._progress import progress_bar
-from ._threads import n_chunks_for, thread_context
-
-SOLVERS = ("cg", "cholesky")
+from . import solvers
+from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ._params import Int, Optional, Options, Real
+from ._persistence import register_model
 
 
-@_register
+@register_model
 class WALS(FactorModel):
     r"""Matrix factorization by weighted alternating least squares.
 
@@ -75,8 +70,8 @@ class WALS(FactorModel):
     biases : bool, default False
         Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
-    solver : {'cg', 'cholesky'}, default 'cg'
-        Row solver.
+    solver : {'cg', 'cholesky'} or a registered solver name, default 'cg'
+        Row solver (see :mod:`fastmf.solvers`).
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep.
     iterations : int, default 15
@@ -109,32 +104,46 @@ class WALS(FactorModel):
     summed. Every stored entry, explicit zeros included, is an observation.
     """
 
-    _param_names = ("factors", "w0", "alpha", "confidence", "epsilon", "target",
-                    "row_weights", "col_weights", "reg", "reg_exponent", "biases", "solver",
-                    "cg_steps", "iterations", "init_scale", "dtype", "num_threads",
-                    "random_state")
+    _parameter_constraints = {
+        **OBJECTIVE_CONSTRAINTS,
+        "solver": Options(solvers.available),
+        "cg_steps": Int(1),
+        "iterations": Int(0),
+        "init_scale": Optional(Real(0.0, low_open=True)),
+    }
 
     def __init__(self, factors=64, *, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
                  target="binary", row_weights=None, col_weights=None, reg=0.005,
                  reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
                  init_scale=None, dtype=np.float32, num_threads=None, random_state=None):
-        owner = type(self).__name__
-        self._set_common_params(factors, w0, alpha, confidence, epsilon, target, row_weights,
-                                col_weights, reg, reg_exponent, biases, dtype, num_threads,
-                                random_state)
-        self.solver = v.check_option(owner, "solver", solver, SOLVERS)
-        self.cg_steps = v.check_int(owner, "cg_steps", cg_steps, low=1)
-        self.iterations = v.check_int(owner, "iterations", iterations, low=0)
-        self.init_scale = None if init_scale is None else v.check_float(
-            owner, "init_scale", init_scale, low=0.0, low_open=True)
+        self.factors = factors
+        self.w0 = w0
+        self.alpha = alpha
+        self.confidence = confidence
+        self.epsilon = epsilon
+        self.target = target
+        self.row_weights = row_weights
+        self.col_weights = col_weights
+        self.reg = reg
+        self.reg_exponent = reg_exponent
+        self.biases = biases
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.iterations = iterations
+        self.init_scale = init_scale
+        self.dtype = dtype
+        self.num_threads = num_threads
+        self.random_state = random_state
 
     def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
         """Fit the factors to the feedback matrix ``A`` (users x items).
 
         Parameters
         ----------
-        A : scipy.sparse matrix or array, or fastmf.Interactions, shape (n_users, n_items)
-            With Interactions, the raw ids are kept as ``user_ids_`` and ``item_ids_``.
+        A : scipy.sparse matrix or array, fastmf.Interactions or pandas.DataFrame
+            Users x items feedback. With Interactions (or a DataFrame with columns user,
+            item and optionally value) the raw ids are kept as ``user_ids_`` and
+            ``item_ids_``, and the model then answers in raw ids.
         callback : callable, optional
             ``callback(model, record)`` after each iteration, ``record`` being the new
             ``history_`` entry. Returning True stops the fit.
@@ -148,126 +157,62 @@ class WALS(FactorModel):
         -------
         self
         """
-        owner = type(self).__name__
-        w = self._weighting
-        n_threads = self._threads()
-        csr, csr_t, sides = self._prepare(A)
-        U, V = self.user_factors, self.item_factors
-        elapsed = 0.0
-        try:
-            with thread_context(n_threads), progress_bar(self.iterations, show_progress,
-                                                         owner) as bar:
-                for it in range(self.iterations):
-                    t0 = time.perf_counter()
-                    failed = self._half_sweep(sides["items"], V, self.item_biases, U,
-                                              self.user_biases)
-                    failed += self._half_sweep(sides["users"], U, self.user_biases, V,
-                                               self.item_biases)
-                    seconds = time.perf_counter() - t0
-                    elapsed += seconds
-                    if not (np.isfinite(U).all() and np.isfinite(V).all()):
-                        raise FloatingPointError(
-                            f"{owner} produced non-finite factors at iteration {it + 1}; the "
-                            f"systems are ill-conditioned (try a larger reg, or float64).")
-                    if failed:
-                        warnings.warn(f"{failed} rows had a singular system at iteration "
-                                      f"{it + 1} (empty rows with reg = 0?) and kept their "
-                                      f"previous factors.", RuntimeWarning, stacklevel=2)
-                    record = {"iteration": it + 1, "seconds": seconds, "time": elapsed}
-                    if track_objective:
-                        record["objective"] = objective_value(
-                            csr, U, V, w, self.user_biases, self.item_biases,
-                            self.global_mean, csr_t=csr_t)
-                    self.history_.append(record)
-                    bar.update(record)
-                    if callback is not None and callback(self, record):
-                        break
-        except BaseException:
-            self._forget_fit()
-            raise
-        return self
+        return self._fit(A, callback=callback, show_progress=show_progress,
+                         track_objective=track_objective)
 
-    def _prepare(self, A):
-        """What ``fit`` sets up before its first iteration: the validated matrix and its
-        transpose, the per-side solver state, and the initial factors (and biases) stored
-        on the model. Returns (csr, csr_t, {'items': side, 'users': side})."""
-        w = self._weighting
-        dtype = self.dtype
-        csr = self._check_data(A, fitting=True)
+    def prepare_sweeps(self, A):
+        """Validate, initialize the factors on the model, and return the
+        :class:`fastmf.solvers.Sweeps` that :meth:`fit` runs (``sweeps.items()``,
+        ``sweeps.users()``): the set-up of a fit, for benchmarks that time half-sweeps
+        one by one."""
+        p = self._validate_params()
+        w = self._build_weighting(p)
+        csr = self._check_data(A, weighting=w, dtype=p.dtype)
+        self._weighting = w
+        self._fit_params = self.get_params()
+        return self._start(csr, p).sweeps
+
+    def _start(self, csr, p):
+        return _WalsRun(self, csr, p)
+
+    def _fold_in_solver(self):
+        return solvers.get(self._fit_params_ns().solver, self._fit_params_ns())
+
+
+class _WalsRun(Run):
+    """Initial factors, then one full sweep (items, then users) per step."""
+
+    def __init__(self, model, csr, p):
+        w = model._weighting
+        dtype = p.dtype
         m, n = csr.shape
-        csr_t = csr.transpose()
-        d = self.factors
-        rng = v.make_rng(self.random_state)
-        scale = self.init_scale
+        self.csr_t = csr.transpose()
+        d = p.factors
+        rng = v.make_rng(p.random_state)
+        scale = p.init_scale
         if scale is None:
-            scale = 0.01 if w.w0 > 0 else 0.1
-        U = _initial_factors(rng, m, d, scale, dtype)
-        V = _initial_factors(rng, n, d, scale, dtype)
-        self.user_factors, self.item_factors = U, V
-        self.user_biases = self.item_biases = None
-        self.global_mean = 0.0
-        if self.biases:
-            self.user_biases = np.zeros(m, dtype)
-            self.item_biases = np.zeros(n, dtype)
-            self.global_mean = _weighted_target_mean(csr, w)
-        self._seen = csr
-        self.history_ = []
-        k = d + 1 if self.biases else d
-        sides = {
-            "items": _Side(csr_t, w, transposed=True, k=k, n_other=m, dtype=dtype),
-            "users": _Side(csr, w, transposed=False, k=k, n_other=n, dtype=dtype),
-        }
-        V[sides["items"].free_rows] = 0
-        U[sides["users"].free_rows] = 0
-        return csr, csr_t, sides
+            scale = 0.01 if w.has_unobserved else 0.1
+        model.user_factors = _initial_factors(rng, m, d, scale, dtype)
+        model.item_factors = _initial_factors(rng, n, d, scale, dtype)
+        model.user_biases = model.item_biases = None
+        model.global_mean = 0.0
+        if p.biases:
+            model.user_biases = np.zeros(m, dtype)
+            model.item_biases = np.zeros(n, dtype)
+            model.global_mean = w.target_mean(csr)
+        self.model = model
+        self.steps = p.iterations
+        self.sweeps = solvers.Sweeps(solvers.get(p.solver, p), csr, self.csr_t, w, model,
+                                     k=d + 1 if p.biases else d, dtype=dtype)
 
-    def _half_sweep(self, side, X, Xb, Y, Yb):
-        """Solve every row of X (and its biases Xb) with Y (and Yb) fixed."""
-        dtype = X.dtype
-        if self.biases:
-            d = X.shape[1]
-            Xa = np.concatenate([X, Xb[:, None]], axis=1)
-            Ya = np.concatenate([Y, np.ones((Y.shape[0], 1), dtype)], axis=1)
-            offsets = (self.global_mean + Yb).astype(dtype)
-            gram = np.zeros((d + 1, d + 1), dtype)
-        else:
-            Xa, Ya, offsets = X, Y, side.zero_offsets
-            gram = (Y.T @ Y) * dtype.type(side.w0)
-        if self.solver == "cg":
-            _wals_rows_cg(side.indptr, side.indices, side.values, Xa, Ya, offsets, gram,
-                          side.lam, *side.kargs, self.cg_steps, side.block_nnz,
-                          side.chunks)
-            failed = 0
-        else:
-            failed = _wals_rows_cholesky(side.indptr, side.indices, side.values, Xa, Ya,
-                                         offsets, gram, side.lam, *side.kargs, side.max_nnz,
-                                         side.chunks)
-        if self.biases:
-            X[:] = Xa[:, :-1]
-            Xb[:] = Xa[:, -1]
-        # free rows (see _Side) fail the Cholesky solve by construction and stay at zero
-        return int(failed) - (side.free_rows.size if self.solver == "cholesky" else 0)
-
-
-class _Side:
-    """Everything a half-sweep over the rows of one orientation of the data needs."""
-
-    def __init__(self, csr, weighting, *, transposed, k, n_other, dtype):
-        full_shape = csr.shape[::-1] if transposed else csr.shape
-        self.kargs = weighting.kernel_args(full_shape, transposed, dtype)
-        self.w0 = weighting.w0
-        self.indptr, self.indices, self.values = csr.indptr, csr.indices, csr.data
-        row_nnz = csr.row_nnz()
-        self.lam = weighting.row_penalty(row_nnz, n_other, dtype)
-        self.max_nnz = max(1, int(row_nnz.max(initial=0)))
-        self.block_nnz = cg_block_nnz(self.max_nnz, k, np.dtype(dtype).itemsize)
-        self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
-        self.zero_offsets = np.zeros(n_other, dtype)
-        # Without the unobserved term, a row with no entries and no penalty has the zero
-        # system: nothing determines it. Such rows are held at zero (they predict the biases
-        # only) instead of being reported as singular.
-        self.free_rows = (np.flatnonzero((row_nnz == 0) & (self.lam == 0))
-                          if weighting.w0 == 0 else np.zeros(0, np.int64))
+    def step(self, it):
+        failed = self.sweeps.sweep()
+        self.model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
+                                 f"(try a larger reg, or float64)")
+        if failed:
+            warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
+                          f"(empty rows with reg = 0?) and kept their previous factors.",
+                          RuntimeWarning, stacklevel=5)
 
 
 def _initial_factors(rng, rows, d, scale, dtype):
@@ -277,12 +222,3 @@ def _initial_factors(rng, rows, d, scale, dtype):
     X = rng.standard_normal((rows, d), dtype=np.float32)
     X *= np.float32(scale)
     return X if dtype == np.float32 else X.astype(dtype)
-
-
-def _weighted_target_mean(csr, w):
-    """Weighted mean of the observed targets: the fixed global mean of a biased model."""
-    if csr.nnz == 0:
-        return 0.0
-    weights, targets = w.weights_and_targets(csr)
-    total = weights.sum()
-    return float((weights * targets).sum() / total) if total > 0 else 0.0

@@ -37,8 +37,10 @@ def test_fit_then_recommend_prints_raw_ids(log_csv, tmp_path, capsys):
     assert (user, rank) == ("u3", "1") and item.startswith("item-")
     # the printed item is the model's best unseen item for that user
     u = int(np.flatnonzero(model.user_ids_ == "u3")[0])
-    ids, _ = model.recommend([u], k=1)
+    ids, _ = model.recommend([u], k=1, ids="index")
     assert model.item_ids_[ids[0, 0]] == item
+    raw, _ = model.recommend(["u3"], k=1)
+    assert raw[0, 0] == item
 
 
 def test_evaluate_fits_on_a_split_and_prints_metrics(log_csv, capsys):

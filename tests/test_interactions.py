@@ -60,7 +60,7 @@ def test_ids_map_both_ways_and_like_shares_indices():
     data = Interactions(["b", "a", "c"], ["y", "x", "y"], [1.0, 2.0, 3.0])
     assert data.user_index(["c", "a"]).tolist() == [2, 0]
     assert data.item_index(["z", "x"], unknown=-1).tolist() == [-1, 0]
-    with pytest.raises(KeyError, match="unknown item id 'z'"):
+    with pytest.raises(KeyError, match=r"unknown item id\(s\) 'z'"):
         data.item_index(["z"])
     test = data.like(["a", "c"], ["y", "x"])
     assert test.shape == data.shape

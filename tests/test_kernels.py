@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from fastmf._kernels.partition import _balanced_chunks
 from fastmf._kernels.topk import _topk_rows
 from fastmf._kernels.wals import _wals_rows_cg, _wals_rows_cholesky
-from fastmf._objective import check_weighting
+from fastmf._weighting import check_weighting
 from fastmf._validation import check_matrix
 
 from _reference import brute_topk, cg_rows, exact_rows

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from conftest import random_csr
 
 import fastmf
+import fastmf._evaluation as E
 import fastmf.metrics as M
 from fastmf._kernels.metrics import _auc_rows, _ranking_rows
 
@@ -227,9 +228,9 @@ def test_blocks_do_not_change_results(data, implicit, monkeypatch):
     train, test = data
     before = M.evaluate(implicit, train, test, k=5)
     cov = M.coverage(implicit, train, k=5)
-    monkeypatch.setattr(M, "_RANK_BLOCK_BYTES", 16 * 5 * 3)   # 3 users per block
-    monkeypatch.setattr(M, "_AUC_BLOCK_BYTES", 40 * 8 * 4)    # 4 users per block
-    monkeypatch.setattr(M, "_PREDICT_BLOCK_BYTES", 1)         # 1 entry per predict call
+    monkeypatch.setattr(E, "_RANK_BLOCK_BYTES", 16 * 5 * 3)   # 3 users per block
+    monkeypatch.setattr(E, "_AUC_BLOCK_BYTES", 40 * 8 * 4)    # 4 users per block
+    monkeypatch.setattr(E, "_PREDICT_BLOCK_BYTES", 1)         # 1 entry per predict call
     after = M.evaluate(implicit, train, test, k=5)
     assert list(after) == list(before)
     for key in before:

@@ -7,9 +7,8 @@ from conftest import random_csr
 import fastmf
 from fastmf import SGD
 from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
-from fastmf._objective import check_weighting
+from fastmf._weighting import check_weighting
 from fastmf._validation import check_matrix
-from fastmf.sgd import _Epochs
 
 RATINGS = {"w0": 0.0, "confidence": "none", "target": "value", "reg": 0.05,
            "reg_exponent": 0.0, "biases": True}
@@ -131,7 +130,7 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
     lr = 1e-7
     model = SGD(3, lr=lr, gravity_steps=gravity_steps, reg_exponent=0.0, init_scale=0.5,
                 num_threads=1, random_state=4, dtype=np.float64, **GRADIENT_CASE)
-    run = _Epochs(model, check_matrix(A, dtype=np.float64))
+    run = model.prepare_epochs(A)
     U, V = run.U.copy(), run.V.copy()
     assert run.block_ptr.shape[0] - 1 == 9
     with fastmf._threads.thread_context(1):
@@ -172,13 +171,13 @@ def test_one_thread_is_reproducible_bit_for_bit():
 @pytest.mark.parametrize("params", [IMPLICIT, dict(IMPLICIT, lr_schedule="adagrad", lr=0.05),
                                     RATINGS])
 def test_epochs_driven_one_by_one_reproduce_fit(params):
-    """fastmf.sgd._Epochs is fit's own epoch body (benchmarks drive it epoch by epoch):
+    """SGD.prepare_epochs returns fit's own epoch body (benchmarks drive it epoch by epoch):
     three epochs by hand equal a three-epoch fit bit for bit on one thread."""
     A = random_csr(80, 50, 0.1, 11, values="ratings")
     kw = dict(epochs=3, num_threads=1, random_state=5, gravity_steps=3, **params)
     ref = SGD(6, **kw).fit(A, track_objective=False)
     model = SGD(6, **kw)
-    run = _Epochs(model, model._check_data(A))
+    run = model.prepare_epochs(A)
     with fastmf._threads.thread_context(1):
         for e in range(3):
             run.epoch(e)
@@ -265,5 +264,7 @@ def test_sgd_shares_the_model_surface(tmp_path):
                                          ("negatives", 0), ("init_scale", -1.0),
                                          ("gravity_steps", 0), ("gravity_steps", 2.0)])
 def test_bad_sgd_parameters_raise(name, value):
+    model = SGD(**{name: value})  # stored as given; checked when a fit starts
     with pytest.raises(ValueError, match=f"'{name}' parameter of SGD"):
-        SGD(**{name: value})
+        model.fit(random_csr(10, 8, 0.3, 0))
+    assert not model.is_fitted

@@ -36,13 +36,18 @@ from fastmf import WALS
     ("col_weights", [[1.0]], "'col_weights'"),
 ])
 def test_bad_parameters_raise(name, value, match):
+    model = WALS(**{name: value})  # stored as given; checked when a fit starts
+    assert model.get_params()[name] is value
     with pytest.raises(ValueError, match=match):
-        WALS(**{name: value})
+        model.fit(random_csr(10, 8, 0.3, 0))
+    with pytest.raises(ValueError, match=match):
+        model.check_params()
+    assert not model.is_fitted
 
 
 def test_biases_need_observed_only_model():
     with pytest.raises(ValueError, match="biases"):
-        WALS(biases=True, w0=1.0)
+        WALS(biases=True, w0=1.0).fit(random_csr(10, 8, 0.3, 0))
 
 
 def _corrupt(A, **arrays):

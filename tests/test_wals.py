@@ -192,7 +192,7 @@ def test_input_is_not_modified_and_any_format_is_accepted(small_counts):
 def test_init_scale_default_depends_on_w0_and_is_validated(tmp_path):
     A = random_csr(30, 20, 0.2, 3)
     with pytest.raises(ValueError, match="'init_scale' parameter of WALS"):
-        WALS(init_scale=0.0)
+        WALS(init_scale=0.0).fit(A)
     a = WALS(4, iterations=0, w0=0.0, target="value", confidence="none", random_state=0).fit(A)
     b = WALS(4, iterations=0, w0=0.0, target="value", confidence="none", init_scale=0.1,
              random_state=0).fit(A)

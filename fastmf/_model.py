@@ -1,0 +1,331 @@
+"""The factor-model base class: parameters, one fit loop, fold-in, loss and persistence.
+
+Every model (:class:`fastmf.WALS`, :class:`fastmf.SGD`, :class:`fastmf.SVD`) says in
+``_start`` how a fit begins and returns a *run* whose ``step`` does one iteration; the loop
+here does the rest the same way for all: validation of parameters and data, raw ids,
+timing, the objective per iteration, history, progress, callback, and the reset after a
+failed fit.
+"""
+
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation as v
+from ._interactions import Interactions, lookup_ids
+from ._objective import objective_value
+from ._params import Bool, Dtype, Int, Options, Params, RandomState, Real, Threads, Weights
+from ._persistence import save_model
+from ._progress import progress_bar
+from ._scoring import NotFittedError, Scoring
+from ._threads import resolve_num_threads, thread_context
+from ._weighting import CONFIDENCES, TARGETS, Weighting
+from .solvers import Side, half_sweep
+from .solvers import get as get_solver
+
+#: constraints of the parameters that define the objective (every model has them)
+OBJECTIVE_CONSTRAINTS = {
+    "factors": Int(1),
+    "w0": Real(0),
+    "alpha": Real(0),
+    "confidence": Options(CONFIDENCES),
+    "epsilon": Real(0, low_open=True),
+    "target": Options(TARGETS),
+    "row_weights": Weights(),
+    "col_weights": Weights(),
+    "reg": Real(0),
+    "reg_exponent": Real(0),
+    "biases": Bool(),
+    "dtype": Dtype(),
+    "num_threads": Threads(),
+    "random_state": RandomState(),
+}
+
+# Columns a DataFrame passed to fit may hold.
+_FRAME_COLUMNS = ("user", "item", "value")
+
+
+class Run:
+    """One fit in progress (subclasses: each model's iteration). ``steps`` iterations of
+    ``step(it)``; ``labels(it)`` adds keys to the front of the iteration's record;
+    ``after(record)`` may add keys and returns True to stop early; ``finish()`` runs after
+    the last iteration; exceptions in ``keeps`` leave the model fitted (the run has already
+    put the factors of the last good iteration back)."""
+
+    steps = 0
+    csr_t = None
+    keeps = ()
+
+    def labels(self, it):
+        return {}
+
+    def step(self, it):
+        raise NotImplementedError
+
+    def after(self, record):
+        return False
+
+    def finish(self):
+        pass
+
+
+class FactorModel(Params, Scoring):
+    """Shared surface of the factor models: a fitted model has ``user_factors`` (m x d),
+    ``item_factors`` (n x d), optional biases and ``global_mean``, ``history_``, and (when
+    fitted on raw ids) ``user_ids_`` / ``item_ids_``."""
+
+    _parameter_constraints = OBJECTIVE_CONSTRAINTS
+
+    user_factors = None
+    item_factors = None
+    user_biases = None
+    item_biases = None
+    global_mean = 0.0
+    user_ids_ = None
+    item_ids_ = None
+    history_ = ()
+    # Structure (indptr, indices) of the training matrix, for recommend's seen-item filter.
+    _seen = None
+    # The weighting of the last fit (what fold_in and loss use).
+    _weighting = None
+    _fit_params = None
+
+    # ------------------------------------------------------------------ parameters
+    def _check_param_combination(self, p):
+        if getattr(p, "biases", False) and p.w0 > 0:
+            raise ValueError(f"The 'biases' option of {type(self).__name__} is for "
+                             f"observed-only models (w0 = 0, ratings); got w0 = {p.w0}.")
+
+    def _build_weighting(self, p):
+        return Weighting(w0=p.w0, confidence=p.confidence, alpha=p.alpha, epsilon=p.epsilon,
+                         target=p.target, reg=p.reg, reg_exponent=p.reg_exponent,
+                         row_weights=p.row_weights, col_weights=p.col_weights)
+
+    def _saved_params(self):
+        """The parameters of the fit the state comes from (the current ones if unfitted)."""
+        return self._fit_params if self.is_fitted and self._fit_params else self.get_params()
+
+    def _threads(self):
+        return resolve_num_threads(type(self).__name__, self.num_threads)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_fitted(self):
+        return self.user_factors is not None
+
+    @property
+    def n_users(self):
+        self._check_fitted()
+        return self.user_factors.shape[0]
+
+    @property
+    def n_items(self):
+        self._check_fitted()
+        return self.item_factors.shape[0]
+
+    @property
+    def seen_items(self):
+        """The training interactions' structure (users x items ``scipy.sparse.csr_array``
+        of ones) that ``recommend`` filters by default, or None."""
+        return None if self._seen is None else self._seen.to_scipy()
+
+    def _forget_fit(self):
+        """Back to the unfitted state (a fit that raised leaves no half-fitted model)."""
+        self.user_factors = self.item_factors = None
+        self.user_biases = self.item_biases = None
+        self.user_ids_ = self.item_ids_ = None
+        self._seen = None
+
+    def _check_fitted(self):
+        if not self.is_fitted:
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(A) "
+                                 f"first.")
+
+    # ------------------------------------------------------------------ input
+    def _as_input(self, A):
+        """A DataFrame becomes Interactions (columns user, item and optionally value)."""
+        if type(A).__name__ == "DataFrame" and hasattr(A, "columns"):
+            cols = [str(c) for c in A.columns]
+            if "user" not in cols or "item" not in cols:
+                raise ValueError(
+                    f"A DataFrame passed to fit needs columns 'user' and 'item' (and "
+                    f"optionally 'value'); it has {cols}. For other column names use "
+                    f"fastmf.Interactions.from_dataframe(df, user=..., item=..., value=...).")
+            return Interactions.from_dataframe(A, "user", "item",
+                                               "value" if "value" in cols else None)
+        return A
+
+    def _check_data(self, A, name="A", shape=None, weighting=None, dtype=None):
+        """``A`` as validated canonical CSR, with the row and column weights checked against
+        its shape."""
+        w = weighting or self._weighting
+        A = self._as_input(A)
+        if isinstance(A, Interactions):
+            A = A.to_csr(dtype or self.item_factors.dtype)
+        csr = v.check_matrix(A, name, dtype=dtype or self.item_factors.dtype,
+                             nonnegative=w.confidence != "none", shape=shape)
+        owner = type(self).__name__
+        v.check_weights_vector(owner, "row_weights", w.row_weights, csr.shape[0])
+        v.check_weights_vector(owner, "col_weights", w.col_weights, csr.shape[1])
+        return csr
+
+    # ------------------------------------------------------------------ the fit loop
+    def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
+             **options):
+        owner = type(self).__name__
+        p = self._validate_params()
+        w = self._build_weighting(p)
+        A = self._as_input(A)
+        ids = (A.user_ids, A.item_ids) if isinstance(A, Interactions) else (None, None)
+        csr = self._check_data(A, weighting=w, dtype=p.dtype)
+        self._forget_fit()
+        self._weighting = w
+        self._fit_params = self.get_params()
+        self.history_ = []
+        run = None
+        try:
+            run = self._start(csr, p, **options)
+            self.user_ids_, self.item_ids_ = ids
+            self._seen = csr
+            elapsed = 0.0
+            with thread_context(p.num_threads), progress_bar(run.steps, show_progress,
+                                                             owner) as bar:
+                for it in range(run.steps):
+                    t0 = time.perf_counter()
+                    run.step(it)
+                    seconds = time.perf_counter() - t0
+                    elapsed += seconds
+                    record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
+                              "time": elapsed}
+                    if track_objective:
+                        record["objective"] = self._objective(csr, run.csr_t)
+                    stop = run.after(record)
+                    self.history_.append(record)
+                    bar.update(record)
+                    if callback is not None and callback(self, record):
+                        break
+                    if stop:
+                        break
+            run.finish()
+        except BaseException as exc:
+            if run is None or not isinstance(exc, run.keeps):
+                self._forget_fit()
+            raise
+        return self
+
+    def _start(self, csr, params, **options):
+        """Set the initial state on the model and return the :class:`Run`."""
+        raise NotImplementedError
+
+    def _objective(self, csr, csr_t=None):
+        return objective_value(csr, self.user_factors, self.item_factors, self._weighting,
+                               self.user_biases, self.item_biases, self.global_mean,
+                               csr_t=csr_t)
+
+    def _check_finite(self, where):
+        arrays = [self.user_factors, self.item_factors]
+        if self.user_biases is not None:
+            arrays += [self.user_biases, self.item_biases]
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise FloatingPointError(f"{type(self).__name__} produced non-finite factors "
+                                     f"{where}.")
+
+    # ------------------------------------------------------------------ fold-in
+    def fold_in(self, A_rows, *, row_weights=None, return_biases=False):
+        """Factors for new users from their interactions, by one exact row solve.
+
+        Each row is solved against the trained item factors with the model's objective
+        (weights, ``w0``, regularization), exactly as a WALS user update: no refit. The
+        solve goes through the row solver of a WALS model (an exact one: CG hands fold-in
+        to Cholesky) and through Cholesky for the other models. A training user's row
+        reproduces that user's factors when the last update of the fit was the user side
+        (it is, for :class:`fastmf.WALS` with an exact solver).
+
+        Parameters
+        ----------
+        A_rows : scipy.sparse matrix of shape (r, n_items), or Interactions / DataFrame
+            The new users' interactions. A matrix is indexed by item index. An
+            :class:`fastmf.Interactions` (or a DataFrame with columns user, item and
+            optionally value) holds raw ids: its items are matched to the model's raw item
+            ids (unknown items are dropped with a warning) and the rows of the result
+            follow its ``user_ids``.
+        row_weights : array-like of shape (r,), optional
+            Row weights of the new users when the model uses frequency weights (default 1).
+        return_biases : bool
+            Also return the users' biases (models with ``biases=True``).
+
+        Returns
+        -------
+        factors : ndarray of shape (r, factors)
+        biases : ndarray of shape (r,), only with ``return_biases``
+        """
+        self._check_fitted()
+        w = self._weighting
+        V = self.item_factors
+        dtype = V.dtype
+        A_rows = self._rows_by_item_id(self._as_input(A_rows))
+        csr = v.check_matrix(A_rows, "A_rows", dtype=dtype,
+                             nonnegative=w.confidence != "none", shape=(None, self.n_items))
+        r, n = csr.shape
+        rw = v.check_weights_vector("fold_in", "row_weights", row_weights, r)
+        w_rows = w.with_rows(np.ones(r) if rw is None else rw)
+        d = V.shape[1]
+        has_b = self.user_biases is not None
+        k = d + 1 if has_b else d
+        solver = self._fold_in_solver()
+        side = solver.prepare(Side(csr, w_rows, transposed=False, k=k, n_other=n,
+                                   dtype=dtype))
+        X = np.zeros((r, d), dtype)
+        Xb = np.zeros(r, dtype) if has_b else None
+        with thread_context(self._threads()):
+            failed = half_sweep(solver, side, w_rows, X, Xb, V, self.item_biases,
+                                self.global_mean, fold_in=True)
+        if failed:
+            warnings.warn(f"{failed} fold-in rows had a singular system; their factors are "
+                          f"zero.", RuntimeWarning, stacklevel=2)
+        if return_biases:
+            return X, (Xb if has_b else np.zeros(r, dtype))
+        return X
+
+    def _fold_in_solver(self):
+        return get_solver("cholesky", self._fit_params_ns())
+
+    def _fit_params_ns(self):
+        from types import SimpleNamespace
+        return SimpleNamespace(**(self._fit_params or self.get_params()))
+
+    def _rows_by_item_id(self, rows):
+        """Interactions of new users -> CSR rows over this model's item columns."""
+        if not isinstance(rows, Interactions):
+            return rows
+        if self.item_ids_ is None:
+            raise ValueError("fold_in with raw ids needs a model fitted on raw ids; pass a "
+                             "sparse matrix over item indices instead.")
+        cols = lookup_ids(self.item_ids_, rows.item_ids, "items", unknown=-1)[rows.items]
+        known = cols >= 0
+        dropped = int((~known).sum())
+        csr = sp.csr_array((rows.values[known], (rows.users[known], cols[known])),
+                           shape=(rows.n_users, self.item_ids_.size))
+        if dropped:
+            warnings.warn(f"fold_in: {dropped} interactions with items unknown to the model "
+                          f"were left out.", RuntimeWarning, stacklevel=3)
+        return csr
+
+    # ------------------------------------------------------------------ objective, I/O
+    def loss(self, A):
+        """The model's objective (see :func:`fastmf.objective`) on ``A`` with its factors."""
+        self._check_fitted()
+        csr = self._check_data(A, shape=(self.n_users, self.n_items))
+        with thread_context(self._threads()):
+            return self._objective(csr)
+
+    def save(self, path):
+        """Write parameters and fitted state to ``path`` (a NumPy ``.npz`` archive, no
+        pickle; written to a temporary file and renamed, so a failed save keeps any
+        previous file). Read it back with :func:`fastmf.load`."""
+        save_model(self, path)
+
+
+__all__ = ["FactorModel", "NotFittedError", "OBJECTIVE_CONSTRAINTS", "Run"]

@@ -1,0 +1,181 @@
+"""Saving and loading models: a NumPy ``.npz`` archive (no pickle), written atomically and
+checked field by field when read back."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from . import _validation as v
+
+FORMAT = 1
+_REGISTRY = {}
+
+
+def register_model(cls):
+    """Class decorator: make ``cls`` loadable by :func:`load` under its name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def _encode_params(params):
+    plain, arrays = {}, {}
+    for name, value in params.items():
+        if isinstance(value, np.ndarray):
+            arrays["param__" + name] = value
+        elif isinstance(value, np.random.Generator):
+            plain[name] = None
+        elif isinstance(value, np.dtype) or (isinstance(value, type)
+                                             and issubclass(value, np.generic)):
+            plain[name] = np.dtype(value).name
+        elif isinstance(value, (np.integer, np.floating, np.bool_)):
+            plain[name] = value.item()
+        else:
+            plain[name] = value
+    return plain, arrays
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path``: a temporary file in the same folder, flushed to disk,
+    then renamed over ``path``, so a failed or interrupted save leaves any previous file at
+    ``path`` intact."""
+    params, arrays = _encode_params(model._saved_params())
+    meta = {"class": type(model).__name__, "params": params,
+            "global_mean": float(model.global_mean), "format": FORMAT}
+    state = {"meta": np.array(json.dumps(meta))}
+    if model.is_fitted:
+        state["user_factors"] = model.user_factors
+        state["item_factors"] = model.item_factors
+        if model.user_biases is not None:
+            state["user_biases"] = model.user_biases
+            state["item_biases"] = model.item_biases
+        if model._seen is not None:
+            state["seen_indptr"] = model._seen.indptr
+            state["seen_indices"] = model._seen.indices
+            state["seen_shape"] = np.array(model._seen.shape)
+        if model.user_ids_ is not None:
+            state["user_ids"] = np.asarray(model.user_ids_)
+            state["item_ids"] = np.asarray(model.item_ids_)
+    state["extra__history"] = np.array(json.dumps(getattr(model, "history_", [])))
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastmf-", suffix=".npz.part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **state, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a fastmf model, or whose content is inconsistent."""
+
+
+def _bad(path, field, why):
+    return ModelFileError(f"{path}: field {field!r} {why}; the file is damaged or was not "
+                          f"written by fastmf.save.")
+
+
+def _factor_array(z, path, name, rows=None, cols=None):
+    arr = z[name]
+    if arr.dtype not in (np.float32, np.float64) or arr.ndim != 2:
+        raise _bad(path, name, f"must be a 2-d float32/float64 array (got {arr.dtype}, "
+                               f"{arr.ndim}-d)")
+    if rows is not None and arr.shape[0] != rows:
+        raise _bad(path, name, f"has {arr.shape[0]} rows, expected {rows}")
+    if cols is not None and arr.shape[1] != cols:
+        raise _bad(path, name, f"has {arr.shape[1]} columns, expected {cols}")
+    if not np.all(np.isfinite(arr)):
+        raise _bad(path, name, "holds NaN or infinite values")
+    return arr
+
+
+def _vector(z, path, name, length, kind="f"):
+    arr = z[name]
+    if arr.ndim != 1 or arr.shape[0] != length or arr.dtype.kind not in kind:
+        raise _bad(path, name, f"must be a 1-d array of length {length} (got shape "
+                               f"{arr.shape}, dtype {arr.dtype})")
+    if kind == "f" and not np.all(np.isfinite(arr)):
+        raise _bad(path, name, "holds NaN or infinite values")
+    return arr
+
+
+def load_model(path):
+    """Read a model written by ``save``, checking every field against the others."""
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ModelFileError(f"{path} is not a fastmf model file ({exc}).") from None
+    with z:
+        try:
+            meta = json.loads(str(z["meta"]))
+            cls = _REGISTRY[meta["class"]]
+            params = dict(meta["params"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelFileError(f"{path} is not a fastmf model file.") from exc
+        if meta.get("format") != FORMAT:
+            raise _bad(path, "format", f"is {meta.get('format')!r}, this version reads "
+                                       f"{FORMAT}")
+        if isinstance(params.get("dtype"), str):
+            try:
+                params["dtype"] = np.dtype(params["dtype"]).type
+            except TypeError:
+                pass  # reported by the parameter check below
+        for key in z.files:
+            if key.startswith("param__"):
+                params[key[len("param__"):]] = z[key]
+        try:
+            model = cls(**params)
+            model._weighting = model._build_weighting(model._validate_params())
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: invalid parameters ({exc}).") from None
+        gm = meta.get("global_mean", 0.0)
+        if isinstance(gm, bool) or not isinstance(gm, (int, float)) or not np.isfinite(gm):
+            raise _bad(path, "global_mean", f"must be a finite number (got {gm!r})")
+        if "user_factors" in z.files:
+            U = _factor_array(z, path, "user_factors", cols=model.factors)
+            V = _factor_array(z, path, "item_factors", cols=U.shape[1])
+            if V.dtype != U.dtype:
+                raise _bad(path, "item_factors", f"has dtype {V.dtype}, user_factors "
+                                                 f"{U.dtype}")
+            m, n = U.shape[0], V.shape[0]
+            model.user_factors, model.item_factors = U, V
+            if "user_biases" in z.files:
+                model.user_biases = _vector(z, path, "user_biases", m).astype(U.dtype)
+                model.item_biases = _vector(z, path, "item_biases", n).astype(U.dtype)
+            model.global_mean = float(gm)
+            if "user_ids" in z.files:
+                model.user_ids_ = _vector(z, path, "user_ids", m, kind="iuU")
+                model.item_ids_ = _vector(z, path, "item_ids", n, kind="iuU")
+                for name, ids in (("user_ids", model.user_ids_), ("item_ids", model.item_ids_)):
+                    if ids.size > 1 and not np.all(ids[1:] > ids[:-1]):
+                        raise _bad(path, name, "must be sorted and unique")
+            if "seen_indptr" in z.files:
+                shape = tuple(int(s) for s in z["seen_shape"])
+                if shape != (m, n):
+                    raise _bad(path, "seen_shape", f"is {shape}, the factors give {(m, n)}")
+                indptr, indices = z["seen_indptr"], z["seen_indices"]
+                import scipy.sparse as sp
+                try:
+                    seen = v.check_matrix(
+                        sp.csr_array((np.ones(indices.shape[0], np.float32), indices, indptr),
+                                     shape=shape), "seen items", dtype=np.float32)
+                except (ValueError, TypeError) as exc:
+                    raise _bad(path, "seen_indptr/seen_indices", f"is not a valid matrix "
+                                                                 f"({exc})") from None
+                model._seen = seen
+        if "extra__history" in z.files:
+            try:
+                history = json.loads(str(z["extra__history"]))
+            except ValueError:
+                raise _bad(path, "history", "is not valid JSON") from None
+            model.history_ = history if isinstance(history, list) else []
+    return model

@@ -1,0 +1,202 @@
+"""What a fitted factor model answers: predictions, top-k recommendations, similar items,
+with raw ids in and out when the model was fitted on raw ids.
+
+Ids: a model fitted on :class:`fastmf.Interactions` (or a DataFrame) holds ``user_ids_``
+and ``item_ids_``. Its methods then take and return raw ids by default (``ids='auto'``);
+``ids='index'`` switches a call to row/column indices (0 .. n-1), ``ids='raw'`` insists
+on raw ids. The mode is set by the model and the argument, never guessed from the values,
+so integer raw ids (MovieLens' 1 .. 943) are never mistaken for indices.
+"""
+
+import numpy as np
+
+from . import _validation as v
+from ._interactions import lookup_ids
+from ._kernels.topk import _topk_rows
+from ._threads import thread_context
+
+# Dense score blocks in recommend / similar_items are kept under this many bytes.
+SCORE_BLOCK_BYTES = 64 * 2**20
+ID_MODES = ("auto", "raw", "index")
+
+
+class NotFittedError(RuntimeError):
+    """A method that needs a fitted model was called before ``fit``."""
+
+
+class Scoring:
+    """predict / recommend / similar_items over ``user_factors`` and ``item_factors``."""
+
+    # ------------------------------------------------------------------ ids
+    def _raw_mode(self, ids):
+        mode = v.check_option(type(self).__name__, "ids", ids, ID_MODES)
+        if mode == "raw" and self.user_ids_ is None:
+            raise ValueError(f"ids='raw' needs a model fitted on raw ids (fastmf.Interactions "
+                             f"or a DataFrame); this {type(self).__name__} was fitted on a "
+                             f"matrix and takes indices.")
+        return mode == "raw" or (mode == "auto" and self.user_ids_ is not None)
+
+    def _user_rows(self, users, raw):
+        if raw:
+            return lookup_ids(self.user_ids_, users, "users")
+        return v.check_ids("users", users, self.n_users)
+
+    def _item_rows(self, items, raw):
+        if raw:
+            return lookup_ids(self.item_ids_, items, "items")
+        return v.check_ids("items", items, self.n_items)
+
+    def _item_out(self, ids, raw):
+        """Item indices -> raw item ids (padding slots, score -inf, get a fill value: -1
+        for integer ids, '' for string ids)."""
+        if not raw:
+            return ids
+        cat = self.item_ids_
+        out = cat[np.maximum(ids, 0)] if cat.size else np.zeros(ids.shape, cat.dtype)
+        if np.any(ids < 0):
+            out[ids < 0] = -1 if cat.dtype.kind in "iu" else ""
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def predict(self, users, items, *, ids="auto"):
+        """Predicted value :math:`\\hat a_{ij}` for each pair ``(users[q], items[q])``.
+
+        Parameters
+        ----------
+        users, items : array-like, same length
+            Raw ids (a model fitted on raw ids) or indices (see ``ids``).
+        ids : {'auto', 'raw', 'index'}
+            How ``users`` and ``items`` are read: 'auto' is 'raw' for a model fitted on
+            raw ids and 'index' otherwise.
+
+        Returns
+        -------
+        ndarray of shape (len(users),), float64.
+        """
+        self._check_fitted()
+        raw = self._raw_mode(ids)
+        users = self._user_rows(users, raw)
+        items = self._item_rows(items, raw)
+        if users.shape != items.shape:
+            raise ValueError(f"users and items must have the same length; got {users.size} "
+                             f"and {items.size}.")
+        U = self.user_factors[users].astype(np.float64)
+        V = self.item_factors[items].astype(np.float64)
+        out = np.einsum("ij,ij->i", U, V)
+        if self.user_biases is not None:
+            out += self.global_mean + self.user_biases[users] + self.item_biases[items]
+        return out
+
+    def _topk(self, queries, targets, k, exclude, col_offsets=None):
+        """Top-k of ``queries @ targets.T`` row by row, in bounded blocks.
+
+        ``exclude(start, stop)`` returns (indptr, indices) of sorted column ids to skip.
+        """
+        n = targets.shape[0]
+        q = queries.shape[0]
+        out_ids = np.empty((q, k), dtype=np.int64)
+        scores = np.empty((q, k), dtype=targets.dtype)
+        block = max(1, min(q, SCORE_BLOCK_BYTES // max(1, n * targets.itemsize)))
+        with thread_context(self._threads()):
+            for start in range(0, q, block):
+                stop = min(q, start + block)
+                s = queries[start:stop] @ targets.T
+                if col_offsets is not None:
+                    s += col_offsets
+                ex_ptr, ex_idx = exclude(start, stop)
+                _topk_rows(s, ex_ptr, ex_idx, out_ids[start:stop], scores[start:stop])
+        return out_ids, scores
+
+    def recommend(self, users, A=None, k=10, filter_seen=True, *, ids="auto"):
+        """Top-``k`` items for each user, best first.
+
+        Parameters
+        ----------
+        users : array-like
+            Raw user ids (a model fitted on raw ids) or user indices (see ``ids``).
+        A : scipy.sparse matrix, shape (n_users, n_items), optional
+            Interactions whose stored entries are removed from the recommendations when
+            ``filter_seen``; defaults to the training matrix.
+        k : int
+            Number of items per user. When fewer than ``k`` items remain after filtering,
+            the remaining slots hold score -inf and id -1 ('' for string raw ids).
+        filter_seen : bool
+            Remove the items each user already has in ``A``.
+        ids : {'auto', 'raw', 'index'}
+            'auto': raw ids in and out for a model fitted on raw ids, indices otherwise.
+
+        Returns
+        -------
+        ids : ndarray of shape (len(users), k)
+            Raw item ids, or item indices (int64).
+        scores : ndarray of shape (len(users), k)
+            Predicted values; ties are broken by the lower item index.
+        """
+        self._check_fitted()
+        raw = self._raw_mode(ids)
+        users = self._user_rows(users, raw)
+        k = v.check_int("recommend", "k", k, low=1)
+        filter_seen = v.check_bool("recommend", "filter_seen", filter_seen)
+        n = self.n_items
+        if filter_seen:
+            if A is None:
+                seen = self._seen
+                if seen is None:
+                    raise ValueError("filter_seen=True needs the interactions to filter: pass A "
+                                     "(this model does not hold its training matrix).")
+            else:
+                seen = v.check_matrix(A, "A", dtype=np.float32,
+                                      shape=(self.n_users, self.n_items))
+            seen_sp = seen.to_scipy()
+
+            def exclude(start, stop):
+                sub = seen_sp[users[start:stop]]
+                return sub.indptr.astype(np.int64), sub.indices.astype(np.int64)
+        else:
+            def exclude(start, stop):
+                return np.zeros(stop - start + 1, np.int64), np.zeros(1, np.int64)
+
+        queries = self.user_factors[users]
+        offsets = None
+        if self.user_biases is not None:
+            offsets = self.item_biases.astype(self.item_factors.dtype)
+        top, scores = self._topk(queries, self.item_factors, min(k, n), exclude, offsets)
+        if self.user_biases is not None:
+            scores += (self.global_mean + self.user_biases[users])[:, None].astype(
+                scores.dtype)
+        top, scores = _pad(top, scores, k)
+        return self._item_out(top, raw), scores
+
+    def similar_items(self, items, k=10, *, ids="auto"):
+        """The ``k`` items whose factors have the highest cosine similarity to each item.
+
+        The item itself is left out. ``items`` and the returned ids are raw ids or indices
+        as in :meth:`recommend`. Returns ``(ids, similarities)``, each of shape
+        (len(items), k), best first.
+        """
+        self._check_fitted()
+        raw = self._raw_mode(ids)
+        items = self._item_rows(items, raw)
+        k = v.check_int("similar_items", "k", k, low=1)
+        V = self.item_factors
+        norms = np.linalg.norm(V, axis=1)
+        Vn = V / np.where(norms > 0, norms, 1)[:, None].astype(V.dtype)
+
+        def exclude(start, stop):
+            return (np.arange(stop - start + 1, dtype=np.int64),
+                    np.ascontiguousarray(items[start:stop]))
+
+        top, sims = self._topk(Vn[items], Vn, min(k, max(1, self.n_items - 1)), exclude)
+        top, sims = _pad(top, sims, k)
+        return self._item_out(top, raw), sims
+
+
+def _pad(ids, scores, k):
+    if ids.shape[1] == k:
+        return ids, scores
+    q = ids.shape[0]
+    out_ids = np.full((q, k), -1, dtype=ids.dtype)
+    out_scores = np.full((q, k), -np.inf, dtype=scores.dtype)
+    out_ids[:, :ids.shape[1]] = ids
+    out_scores[:, :ids.shape[1]] = scores
+    return out_ids, out_scores

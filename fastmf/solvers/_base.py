@@ -1,0 +1,102 @@
+"""The row-solver interface: what every WALS row solver gets and must do.
+
+A half-sweep solves, for every row i of X with Y fixed, the system
+
+    (G + sum_{j in row i} (w_ij - w0) y_j y_j^T + lam_i I) x_i = sum_{j in row i} w_ij (t_ij - o_j) y_j
+
+where G is the unobserved term's Gram matrix (``Weighting.unobserved_gram``) and o_j a
+per-column offset (the global mean and the fixed side's biases of a biased model).
+"""
+
+import numpy as np
+
+from .._kernels.partition import _balanced_chunks
+from .._threads import n_chunks_for
+
+
+class Side:
+    """The solver-independent set-up of a half-sweep over the rows of one orientation of
+    the data (the matrix for users, its transpose for items): CSR arrays, the weighting's
+    kernel arguments, per-row penalties, work-balanced row chunks, and the rows that nothing
+    determines. Solvers add their own scratch sizes in :meth:`RowSolver.prepare`."""
+
+    def __init__(self, csr, weighting, *, transposed, k, n_other, dtype):
+        full_shape = csr.shape[::-1] if transposed else csr.shape
+        self.shape = csr.shape
+        self.k = k
+        self.dtype = np.dtype(dtype)
+        self.kargs = weighting.kernel_args(full_shape, transposed, dtype)
+        self.indptr, self.indices, self.values = csr.indptr, csr.indices, csr.data
+        self.row_nnz = csr.row_nnz()
+        self.lam = weighting.row_penalty(self.row_nnz, n_other, dtype)
+        self.max_nnz = max(1, int(self.row_nnz.max(initial=0)))
+        self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
+        self.zero_offsets = np.zeros(n_other, dtype)
+        # Without the unobserved term, a row with no entries and no penalty has the zero
+        # system: nothing determines it. Such rows are held at zero (they predict the biases
+        # only) instead of being reported as singular.
+        self.free_rows = (np.flatnonzero((self.row_nnz == 0) & (self.lam == 0))
+                          if not weighting.has_unobserved else np.zeros(0, np.int64))
+
+
+class RowSolver:
+    """Base class of the row solvers, looked up by name (see :mod:`fastmf.solvers`).
+
+    A solver is made from the estimator's validated parameters (``params``, a namespace;
+    e.g. ``params.cg_steps``) and implements :meth:`solve`. Override :meth:`prepare` to add
+    per-side state and :meth:`fold_in` when one :meth:`solve` from zero factors is not an
+    exact solve.
+    """
+
+    #: the name the solver is registered under
+    name = None
+    #: True when one call of :meth:`solve` solves each row's system exactly
+    exact = True
+
+    def __init__(self, params=None):
+        self.params = params
+
+    def prepare(self, side):
+        """Add what this solver needs to ``side`` (scratch sizes...); returns it."""
+        return side
+
+    def solve(self, side, X, Y, offsets, gram):
+        """Update every row of ``X`` in place with ``Y`` fixed. ``offsets`` (n_other,) are
+        subtracted from the targets, ``gram`` is the d x d unobserved term. Returns the
+        number of rows whose system could not be solved (left unchanged), not counting
+        ``side.free_rows``, which must end at zero."""
+        raise NotImplementedError
+
+    def fold_in(self, side, X, Y, offsets, gram):
+        """Solve rows that start from zero factors (new users); by default :meth:`solve`,
+        which must then be exact."""
+        if not self.exact:
+            raise NotImplementedError(f"solver {self.name!r} is not exact: it must define "
+                                      f"fold_in.")
+        return self.solve(side, X, Y, offsets, gram)
+
+    def __repr__(self):
+        return f"<row solver {self.name!r}>"
+
+
+def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=False):
+    """Solve every row of ``X`` (and its biases ``Xb``, or None) with ``Y`` (and ``Yb``)
+    fixed, through ``solver``. With biases, the rows are solved for ``[x_i, b_i]`` against
+    ``[y_j, 1]`` with offsets ``mu + c_j``. Returns the number of rows that failed."""
+    dtype = X.dtype
+    if Xb is not None:
+        d = X.shape[1]
+        Xa = np.concatenate([X, Xb[:, None]], axis=1)
+        Ya = np.concatenate([Y, np.ones((Y.shape[0], 1), dtype)], axis=1)
+        offsets = (global_mean + Yb).astype(dtype)
+        # biased models are observed-only (w0 = 0): no Gram term
+        gram = np.zeros((d + 1, d + 1), dtype)
+    else:
+        Xa, Ya, offsets = X, Y, side.zero_offsets
+        gram = weighting.unobserved_gram(Y, dtype)
+    run = solver.fold_in if fold_in else solver.solve
+    failed = run(side, Xa, Ya, offsets, gram)
+    if Xb is not None:
+        X[:] = Xa[:, :-1]
+        Xb[:] = Xa[:, -1]
+    return int(failed)
