@@ -70,7 +70,9 @@ def _kind(args, source):
 
 
 def _build_model(args, kind):
-    from . import SGD, SVD, WALS
+    from .sgd import SGD
+    from .svd import SVD
+    from .wals import WALS
     name = args.model.lower()
     if name not in MODELS:
         raise CommandError(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}.")
@@ -154,7 +156,7 @@ def cmd_fit(args):
 
 
 def _load_model(path):
-    from . import load
+    from ._persistence import load_model as load
     if not os.path.isfile(path):
         raise CommandError(f"no model file {path!r}.")
     return load(path)

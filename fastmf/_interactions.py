@@ -3,101 +3,10 @@
 import numpy as np
 import scipy.sparse as sp
 
+from ._ids import factorize, lookup, lookup_ids, raw_ids, show_id
+
 DUPLICATES = ("sum", "last", "error")
 UNKNOWN = ("error", "drop")
-
-
-def _raw_ids(name, ids):
-    """1-d array of raw ids (integers or strings), with missing ids rejected."""
-    arr = np.asarray(ids)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-d sequence of ids; got shape {arr.shape}.")
-    kind = arr.dtype.kind
-    if kind == "f":
-        if arr.size and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} holds missing ids (NaN) at position "
-                             f"{int(np.flatnonzero(~np.isfinite(arr))[0])}.")
-        if np.any(arr != np.round(arr)):
-            raise ValueError(f"{name} holds non-integer numbers; ids must be integers or "
-                             f"strings.")
-        arr = arr.astype(np.int64)
-    elif kind == "O":
-        missing = np.fromiter((x is None or (isinstance(x, float) and np.isnan(x)) for x in arr),
-                              dtype=bool, count=arr.size)
-        if missing.any():
-            raise ValueError(f"{name} holds missing ids (None or NaN) at position "
-                             f"{int(np.flatnonzero(missing)[0])}.")
-        if all(isinstance(x, str) for x in arr):
-            arr = arr.astype(str)
-        elif all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr):
-            arr = arr.astype(np.int64)
-        else:
-            raise ValueError(f"{name} must hold only integers or only strings; got a mix of "
-                             f"{sorted({type(x).__name__ for x in arr})}.")
-    elif kind == "b":
-        raise ValueError(f"{name} must hold integer or string ids; got booleans.")
-    elif kind not in "iuUS":
-        raise ValueError(f"{name} must hold integer or string ids; got dtype {arr.dtype}.")
-    if arr.dtype.kind == "S":
-        arr = arr.astype(str)
-    if arr.dtype.kind == "U" and arr.size and np.any(arr == ""):
-        raise ValueError(f"{name} holds empty-string ids at position "
-                         f"{int(np.flatnonzero(arr == '')[0])}.")
-    if arr.dtype.kind == "u":
-        arr = arr.astype(np.int64)
-    return arr
-
-
-def _factorize(name, ids):
-    """(sorted unique raw ids, index of each entry's id in them).
-
-    Strings in object arrays are factorized before anything is widened to a fixed-width
-    array, so only the unique ids are ever stored as one (17.5M rows of 40-character user
-    hashes would otherwise take gigabytes)."""
-    arr = np.asarray(ids)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-d sequence of ids; got shape {arr.shape}.")
-    if arr.dtype.kind != "O":
-        uniq, codes = np.unique(_raw_ids(name, arr), return_inverse=True)
-        return uniq, codes.reshape(-1).astype(np.int64)
-    try:
-        import pandas as pd
-    except ImportError:
-        pd = None
-    if pd is not None:
-        codes, uniq = pd.factorize(arr, use_na_sentinel=True)
-        if codes.size and codes.min() < 0:
-            raise ValueError(f"{name} holds missing ids (None or NaN) at position "
-                             f"{int(np.flatnonzero(codes < 0)[0])}.")
-        uniq = _raw_ids(name, np.asarray(uniq, dtype=object))
-        order = np.argsort(uniq, kind="stable")
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size)
-        return uniq[order], rank[codes]
-    arr = _raw_ids(name, arr)
-    uniq, codes = np.unique(arr, return_inverse=True)
-    return uniq, codes.reshape(-1).astype(np.int64)
-
-
-def _show(x):
-    """repr of a raw id without numpy's scalar wrapper."""
-    return repr(x.item() if hasattr(x, "item") else x)
-
-
-def _lookup(catalogue, raw, name):
-    """Index of each raw id in the sorted ``catalogue``; -1 where absent."""
-    if catalogue.dtype.kind != raw.dtype.kind and raw.size:
-        kinds = {"i": "integers", "U": "strings"}
-        raise ValueError(f"{name} are {kinds.get(raw.dtype.kind, raw.dtype)} but the "
-                         f"catalogue holds {kinds.get(catalogue.dtype.kind, catalogue.dtype)}.")
-    pos = np.searchsorted(catalogue, raw)
-    pos = np.minimum(pos, max(catalogue.size - 1, 0))
-    found = catalogue[pos] == raw if catalogue.size else np.zeros(raw.size, bool)
-    return np.where(found, pos, -1).astype(np.int64)
 
 
 class Interactions:
@@ -144,8 +53,8 @@ class Interactions:
         if unknown not in UNKNOWN:
             raise ValueError(f"The 'unknown' parameter of Interactions must be one of "
                              f"{UNKNOWN}. Got {unknown!r} instead.")
-        u_found, u = _factorize("users", users)
-        i_found, it = _factorize("items", items)
+        u_found, u = factorize("users", users)
+        i_found, it = factorize("items", items)
         n = u.size
         if it.size != n:
             raise ValueError(f"users and items must have the same length; got {n} and "
@@ -178,8 +87,8 @@ class Interactions:
             if missing.any():
                 if unknown == "error":
                     q = int(np.flatnonzero(missing)[0])
-                    which = (f"user {_show(np.asarray(users)[q])}" if u[q] < 0
-                             else f"item {_show(np.asarray(items)[q])}")
+                    which = (f"user {show_id(np.asarray(users)[q])}" if u[q] < 0
+                             else f"item {show_id(np.asarray(items)[q])}")
                     raise ValueError(f"{int(missing.sum())} entries have ids outside the given "
                                      f"catalogue (first: {which} at position {q}); pass "
                                      f"unknown='drop' to drop them.")
@@ -207,8 +116,8 @@ class Interactions:
                     q = int(np.flatnonzero(~first)[0])
                     raise ValueError(
                         f"{int((~first).sum())} duplicate (user, item) entries (first: user "
-                        f"{_show(self.user_ids[key[q] // n_items])}, item "
-                        f"{_show(self.item_ids[key[q] % n_items])}); pass duplicates='sum' or "
+                        f"{show_id(self.user_ids[key[q] // n_items])}, item "
+                        f"{show_id(self.item_ids[key[q] % n_items])}); pass duplicates='sum' or "
                         f"'last'.")
                 starts = np.flatnonzero(first)
                 if duplicates == "sum":
@@ -353,15 +262,15 @@ class Interactions:
         """Rows for new (or known) users, for ``model.fold_in``: the raw user ids in sorted
         order and a CSR matrix with one row per user and this set's item columns. Items
         not in the catalogue are dropped (the count is returned third)."""
-        users = _raw_ids("users", users)
-        items = _raw_ids("items", items)
+        users = raw_ids("users", users)
+        items = raw_ids("items", items)
         if users.size != items.size:
             raise ValueError(f"users and items must have the same length; got {users.size} "
                              f"and {items.size}.")
         vals = np.ones(users.size) if values is None else np.asarray(values, np.float64)
         if vals.shape != users.shape or not np.all(np.isfinite(vals)):
             raise ValueError("values must be finite, one per entry.")
-        cols = _lookup(self.item_ids, items, "items")
+        cols = lookup(self.item_ids, items, "items")
         known = cols >= 0
         uniq, rows = np.unique(users, return_inverse=True)
         A = sp.csr_array((vals[known], (rows[known], cols[known])),
@@ -375,35 +284,13 @@ class Interactions:
                 f"{self.nnz:,} entries{ts})")
 
 
-def lookup_ids(catalogue, raw, name, unknown="error"):
-    """Indices of the raw ids ``raw`` in the sorted id ``catalogue`` (``name``: 'users' or
-    'items', for messages). ``unknown='error'`` raises a KeyError naming the unknown ids;
-    ``-1`` marks them with -1."""
-    if unknown not in ("error", -1):
-        raise ValueError(f"unknown must be 'error' or -1; got {unknown!r}.")
-    raw = _raw_ids(name, raw)
-    if raw.size and catalogue.dtype.kind == "i" and raw.dtype.kind == "U":
-        # ids typed on a command line or read as text: integers if they all parse
-        try:
-            raw = raw.astype(np.int64)
-        except ValueError:
-            pass
-    idx = _lookup(catalogue, raw, name)
-    if unknown == "error" and np.any(idx < 0):
-        bad = raw[np.flatnonzero(idx < 0)]
-        shown = ", ".join(_show(x) for x in bad[:5]) + (", ..." if bad.size > 5 else "")
-        raise KeyError(f"unknown {name[:-1]} id(s) {shown} ({bad.size} of {raw.size} not "
-                       f"in the catalogue of {catalogue.size} {name}).")
-    return idx
-
-
 def _recode(name, given, found, codes, what):
     """(catalogue, entry indices): the ids found, or a given catalogue (sorted, unique)
     with -1 for the ids outside it."""
     if given is None:
         return found, codes
-    cat = np.unique(_raw_ids(name, given))
-    return cat, _lookup(cat, found, what)[codes]
+    cat = np.unique(raw_ids(name, given))
+    return cat, lookup(cat, found, what)[codes]
 
 
 def _timestamps(ts, n):

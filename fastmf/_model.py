@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validation as v
-from ._interactions import Interactions, lookup_ids
+from ._ids import lookup_ids
+from ._interactions import Interactions
 from ._objective import objective_value
 from ._params import Bool, Dtype, Int, Options, Params, RandomState, Real, Threads, Weights
 from ._persistence import save_model

@@ -11,7 +11,7 @@ so integer raw ids (MovieLens' 1 .. 943) are never mistaken for indices.
 import numpy as np
 
 from . import _validation as v
-from ._interactions import lookup_ids
+from ._ids import lookup_ids
 from ._kernels.topk import _topk_rows
 from ._threads import thread_context
 

@@ -145,8 +145,8 @@ def check_matrix(A, name="A", *, dtype, nonnegative=False, shape=None):
     arrays are reused when they already have that form; otherwise a copy is made. Index
     arrays keep their int32/int64 type; indptr and indices are given one common type.
     """
-    from ._interactions import Interactions
-    if isinstance(A, Interactions):
+    # fastmf.Interactions (or anything that holds its matrix) hands over its CSR
+    if not sp.issparse(A) and callable(getattr(A, "to_csr", None)):
         A = A.to_csr(dtype)
     if not sp.issparse(A):
         kind = type(A).__module__ + "." + type(A).__name__

@@ -94,6 +94,10 @@ class Epochs:
         # Rows without entries are never visited: keep their divisor at 1.
         self.row_div = np.maximum(row_nnz, 1).astype(dtype)
         self.col_div = np.maximum(col_nnz, 1).astype(dtype)
+        # Rows without entries are never visited by the entry kernel: their penalty gets
+        # one step of its own per epoch (see _penalty_step).
+        self.empty_rows = np.flatnonzero((row_nnz == 0) & (self.lam_rows > 0))
+        self.empty_cols = np.flatnonzero((col_nnz == 0) & (self.lam_cols > 0))
         (self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
          self.grid) = _entry_grid(csr, rows, rng, d, np.dtype(dtype).itemsize)
         del rows
@@ -136,12 +140,43 @@ class Epochs:
                 w0_part = self.w0 / parts
                 _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf)
                 _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf)
+        adagrad = self.schedule == SCHEDULES["adagrad"]
+        for rows, X, Xb, lam, g2, g2b in (
+                (self.empty_rows, U, self.ub, self.lam_rows, self.g2u, self.g2ub),
+                (self.empty_cols, V, self.vb, self.lam_cols, self.g2v, self.g2vb)):
+            if rows.size:
+                _penalty_step(rows, X, Xb, lam, lr, g2 if adagrad else None,
+                              g2b if adagrad else None)
 
     def state(self):
         return self.U.copy(), self.V.copy(), self.ub.copy(), self.vb.copy()
 
     def restore(self, state):
         self.U[:], self.V[:], self.ub[:], self.vb[:] = state
+
+
+def _penalty_step(rows, X, Xb, lam, lr, g2, g2b):
+    """One step on the penalty lam_i (||x_i||^2 + b_i^2) of the given rows (rows without
+    entries, which the entry kernel never visits; their factors decay towards the
+    penalty's minimum, zero). Per-coordinate steps when ``g2`` (AdaGrad) is given."""
+    dt = X.dtype.type
+    two_lam = dt(2) * lam[rows]
+    for x, acc in ((X[rows], None if g2 is None else g2[rows]),
+                   (Xb[rows][:, None], None if g2b is None else g2b[rows][:, None])):
+        g = two_lam[:, None] * x
+        if acc is not None:
+            acc += g * g
+            x -= dt(lr) * g / np.sqrt(acc + dt(1e-8))
+        else:
+            x -= dt(lr) * g
+        if x.shape[1] == X.shape[1]:
+            X[rows] = x
+            if acc is not None:
+                g2[rows] = acc
+        else:
+            Xb[rows] = x[:, 0]
+            if acc is not None:
+                g2b[rows] = acc[:, 0]
 
 
 def _gravity_chunk(d, dtype):
@@ -185,8 +220,8 @@ class SGD(FactorModel):
       d is large.
 
     With ``w0 = 0`` (explicit ratings) neither applies. Regularization is spread over a
-    row's entries (:math:`\lambda s_i / |\Omega_i|` per visit); rows without entries get
-    none.
+    row's entries (:math:`\lambda s_i / |\Omega_i|` per visit); a row without entries gets
+    one step per epoch on its own penalty (it decays towards zero, its optimum).
 
     Parameters
     ----------

@@ -217,13 +217,15 @@ def test_divergence_raises_and_keeps_the_last_finite_state():
     def keep(model, record):
         seen.append((model.user_factors.copy(), model.item_factors.copy()))
 
-    model = SGD(8, lr=50.0, epochs=50, num_threads=1, random_state=0, init_scale=1.0,
+    # A step just too large: finite for three epochs, non-finite in the fourth.
+    model = SGD(8, lr=0.15, epochs=50, num_threads=1, random_state=0, init_scale=0.1,
                 **RATINGS)
-    with pytest.raises(FloatingPointError, match=r"diverged at epoch \d+.*learning rate"):
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch 4.*learning rate"):
         model.fit(A, callback=keep)
+    assert len(seen) == 3 and len(model.history_) == 3
     assert np.isfinite(model.user_factors).all() and np.isfinite(model.item_factors).all()
-    if seen:
-        np.testing.assert_array_equal(model.user_factors, seen[-1][0])
+    np.testing.assert_array_equal(model.user_factors, seen[-1][0])
+    np.testing.assert_array_equal(model.item_factors, seen[-1][1])
 
 
 def test_early_stopping_keeps_the_best_epoch():
@@ -268,3 +270,22 @@ def test_bad_sgd_parameters_raise(name, value):
     with pytest.raises(ValueError, match=f"'{name}' parameter of SGD"):
         model.fit(random_csr(10, 8, 0.3, 0))
     assert not model.is_fitted
+
+
+@pytest.mark.parametrize("schedule", ["constant", "adagrad"])
+def test_rows_without_entries_get_their_penalty_step(schedule):
+    """SGD minimizes the WALS objective, whose penalty covers rows without entries too:
+    each epoch takes one step on it (with w0 = 0 and a constant step: x <- (1 - 2 lr lam) x)."""
+    A = random_csr(30, 20, 0.2, 2, empty_rows=(4, 9), empty_cols=(7,))
+    kw = dict(RATINGS, reg=0.5, reg_exponent=0.0, lr=0.01, lr_schedule=schedule,
+              num_threads=1, random_state=1)
+    start = SGD(4, epochs=0, **kw).fit(A)
+    model = SGD(4, epochs=3, **kw).fit(A)
+    u0, v0 = start.user_factors[[4, 9]], start.item_factors[[7]]
+    u3, v3 = model.user_factors[[4, 9]], model.item_factors[[7]]
+    if schedule == "constant":
+        shrink = (1 - 2 * 0.01 * 0.5) ** 3
+        np.testing.assert_allclose(u3, shrink * u0, rtol=1e-5)
+        np.testing.assert_allclose(v3, shrink * v0, rtol=1e-5)
+    else:
+        assert np.all(np.abs(u3) < np.abs(u0)) and np.all(np.abs(v3) < np.abs(v0))

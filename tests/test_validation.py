@@ -148,10 +148,17 @@ def test_empty_and_degenerate_matrices():
     empty = sp.csr_array((5, 4))
     model = WALS(factors=2, iterations=2, random_state=0, solver="cholesky").fit(empty)
     assert np.all(model.user_factors == 0) and np.all(model.item_factors == 0)
-    WALS(factors=2, iterations=2, random_state=0, solver="cg").fit(empty)
+    cg = WALS(factors=2, iterations=2, random_state=0, solver="cg").fit(empty)
+    # the minimizer is zero; CG on a 2 x 2 system reaches it in its 3 steps
+    np.testing.assert_allclose(cg.user_factors, 0, atol=1e-6)
+    np.testing.assert_allclose(cg.item_factors, 0, atol=1e-6)
+    assert cg.history_[-1]["objective"] == pytest.approx(0, abs=1e-9)
     ids, _ = model.recommend([0], k=2)
     assert ids.shape == (1, 2)
-    WALS(factors=3, iterations=2).fit(sp.csr_array((0, 4)))
+    no_users = WALS(factors=3, iterations=2).fit(sp.csr_array((0, 4)))
+    assert no_users.user_factors.shape == (0, 3) and no_users.item_factors.shape == (4, 3)
+    assert np.isfinite(no_users.item_factors).all()
+    assert no_users.recommend([], k=2)[0].shape == (0, 2)
     ratings = {"w0": 0, "reg": 0, "solver": "cholesky", "confidence": "none",
                "target": "value"}
     # empty rows without the unobserved term are undetermined: held at zero, no warning
