@@ -138,6 +138,9 @@ def cmd_compare(args):
     except ImportError:
         out("(no plot: matplotlib is not installed; pip install 'fastmf[plots]')")
     out(f"\nwrote {', '.join(written)} in {time.perf_counter() - t0:.1f} s")
+    if result.interrupted:
+        print("fastmf: interrupted; the files hold the steps that finished", file=sys.stderr)
+        return 130
     return 0
 
 

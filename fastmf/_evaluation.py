@@ -4,6 +4,7 @@ blocks, the ranking and AUC kernels' drivers. Models are addressed by index here
 import numpy as np
 import scipy.sparse as sp
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from ._kernels.metrics import _auc_rows, _ranking_rows
 from ._model import FactorModel
@@ -92,6 +93,7 @@ def parse_metrics(metrics, k):
 
 
 # ---------------------------------------------------------------------------- computation
+@interrupts.deferring
 def error_sums(model, test):
     """Sum of squared and of absolute errors of ``model.predict`` over the stored entries
     of ``test``, in blocks of entries."""
@@ -101,6 +103,7 @@ def error_sums(model, test):
     sse = 0.0
     sae = 0.0
     for start in range(0, nnz, block):
+        interrupts.checkpoint()
         stop = min(nnz, start + block)
         pos = np.arange(start, stop)
         users = np.searchsorted(test.indptr, pos, side="right") - 1
@@ -115,11 +118,13 @@ def topk_blocks(model, seen, users, k):
     width = min(k, model.n_items)
     block = max(1, _RANK_BLOCK_BYTES // (16 * width))
     for start in range(0, users.shape[0], block):
+        interrupts.checkpoint()
         rows = users[start:start + block]
         ids, _ = model.recommend(rows, A=seen, k=width, filter_seen=True, ids="index")
         yield rows, ids
 
 
+@interrupts.deferring
 def ranking(model, train, test, requests, owner):
     """Averages over the test users of the ranking metrics in ``requests`` (key, name, k),
     from one top-max(k) computation; coverage is over the same users' lists."""
@@ -148,6 +153,7 @@ def ranking(model, train, test, requests, owner):
     return result
 
 
+@interrupts.deferring
 def auc_value(model, train, test, owner):
     users = test_users(test, owner)
     V = model.item_factors
@@ -157,6 +163,7 @@ def auc_value(model, train, test, owner):
     per_user = np.empty(users.shape[0])
     with thread_context(resolve_num_threads(owner, model.num_threads)):
         for start in range(0, users.shape[0], block):
+            interrupts.checkpoint()
             rows = users[start:start + block]
             # The user's bias and the global mean shift all of a user's scores alike and
             # leave the AUC unchanged.

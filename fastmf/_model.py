@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from ._ids import lookup_ids
 from ._interactions import Interactions
@@ -20,7 +21,7 @@ from ._objective import objective_value
 from ._params import Bool, Dtype, Int, Options, Params, RandomState, Real, Threads, Weights
 from ._persistence import save_model
 from ._progress import progress_bar
-from ._scoring import NotFittedError, Scoring
+from ._scoring import NotFittedError, Scoring, locked
 from ._threads import resolve_num_threads, thread_context
 from ._weighting import CONFIDENCES, TARGETS, Weighting
 from .solvers import Side, half_sweep
@@ -173,9 +174,9 @@ class FactorModel(Params, Scoring):
         return csr
 
     # ------------------------------------------------------------------ the fit loop
+    @locked
     def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
              **options):
-        owner = type(self).__name__
         p = self._validate_params()
         w = self._build_weighting(p)
         A = self._as_input(A)
@@ -187,34 +188,50 @@ class FactorModel(Params, Scoring):
         self.history_ = []
         run = None
         try:
-            run = self._start(csr, p, **options)
-            self.user_ids_, self.item_ids_ = ids
-            self._seen = csr
-            elapsed = 0.0
-            with thread_context(p.num_threads), progress_bar(run.steps, show_progress,
-                                                             owner) as bar:
-                for it in range(run.steps):
-                    t0 = time.perf_counter()
-                    run.step(it)
-                    seconds = time.perf_counter() - t0
-                    elapsed += seconds
-                    record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
-                              "time": elapsed}
-                    if track_objective:
-                        record["objective"] = self._objective(csr, run.csr_t)
-                    stop = run.after(record)
-                    self.history_.append(record)
-                    bar.update(record)
-                    if callback is not None and callback(self, record):
-                        break
-                    if stop:
-                        break
-            run.finish()
+            with interrupts.deferred():
+                run = self._start(csr, p, **options)
+                self.user_ids_, self.item_ids_ = ids
+                self._seen = csr
+                self._loop(run, csr, p, callback, show_progress, track_objective)
+                run.finish()
+        except KeyboardInterrupt:
+            done = len(self.history_)
+            if run is None or done == 0:
+                self._forget_fit()
+                raise
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}.fit interrupted; the model keeps the factors and "
+                f"history_ of iteration {done} (of {run.steps}).") from None
         except BaseException as exc:
             if run is None or not isinstance(exc, run.keeps):
                 self._forget_fit()
             raise
         return self
+
+    def _loop(self, run, csr, p, callback, show_progress, track_objective):
+        """The iterations of a fit; a Ctrl-C is taken between steps (or inside a step at
+        the run's own safe points, which then restore the last complete iterate)."""
+        elapsed = 0.0
+        with thread_context(p.num_threads), progress_bar(run.steps, show_progress,
+                                                         type(self).__name__) as bar:
+            for it in range(run.steps):
+                interrupts.checkpoint()
+                t0 = time.perf_counter()
+                run.step(it)
+                seconds = time.perf_counter() - t0
+                elapsed += seconds
+                record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
+                          "time": elapsed}
+                if track_objective:
+                    record["objective"] = self._objective(csr, run.csr_t)
+                stop = run.after(record)
+                self.history_.append(record)
+                bar.update(record)
+                if callback is not None and callback(self, record):
+                    break
+                if stop:
+                    break
+            interrupts.checkpoint()
 
     def _start(self, csr, params, **options):
         """Set the initial state on the model and return the :class:`Run`."""
@@ -234,6 +251,7 @@ class FactorModel(Params, Scoring):
                                      f"{where}.")
 
     # ------------------------------------------------------------------ fold-in
+    @locked
     def fold_in(self, A_rows, *, row_weights=None, return_biases=False):
         """Factors for new users from their interactions, by one exact row solve.
 
@@ -315,6 +333,7 @@ class FactorModel(Params, Scoring):
         return csr
 
     # ------------------------------------------------------------------ objective, I/O
+    @locked
     def loss(self, A):
         """The model's objective (see :func:`fastmf.objective`) on ``A`` with its factors."""
         self._check_fitted()
@@ -322,6 +341,7 @@ class FactorModel(Params, Scoring):
         with thread_context(self._threads()):
             return self._objective(csr)
 
+    @locked
     def save(self, path):
         """Write parameters and fitted state to ``path`` (a NumPy ``.npz`` archive, no
         pickle; written to a temporary file and renamed, so a failed save keeps any

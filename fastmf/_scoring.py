@@ -8,6 +8,9 @@ on raw ids. The mode is set by the model and the argument, never guessed from th
 so integer raw ids (MovieLens' 1 .. 943) are never mistaken for indices.
 """
 
+import functools
+import threading
+
 import numpy as np
 
 from . import _validation as v
@@ -24,8 +27,38 @@ class NotFittedError(RuntimeError):
     """A method that needs a fitted model was called before ``fit``."""
 
 
+_LOCK_GUARD = threading.Lock()
+
+
+def locked(method):
+    """Run ``method`` holding the model's lock: a fit holds it from start to end, so a read
+    from another thread during a refit waits and then sees the new model, never a mix."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._model_lock():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Scoring:
-    """predict / recommend / similar_items over ``user_factors`` and ``item_factors``."""
+    """predict / recommend / similar_items over ``user_factors`` and ``item_factors``.
+
+    Thread safety: the reading methods and ``fit`` of one model exclude each other (one
+    re-entrant lock per model), so concurrent reads during a refit either run before it or
+    wait for it to finish. Reads do not exclude each other's threads beyond that lock.
+    """
+
+    def _model_lock(self):
+        lock = self.__dict__.get("_rlock")
+        if lock is None:
+            with _LOCK_GUARD:
+                lock = self.__dict__.setdefault("_rlock", threading.RLock())
+        return lock
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_rlock", None)
+        return state
 
     # ------------------------------------------------------------------ ids
     def _raw_mode(self, ids):
@@ -58,6 +91,7 @@ class Scoring:
         return out
 
     # ------------------------------------------------------------------ scoring
+    @locked
     def predict(self, users, items, *, ids="auto"):
         """Predicted value :math:`\\hat a_{ij}` for each pair ``(users[q], items[q])``.
 
@@ -107,6 +141,7 @@ class Scoring:
                 _topk_rows(s, ex_ptr, ex_idx, out_ids[start:stop], scores[start:stop])
         return out_ids, scores
 
+    @locked
     def recommend(self, users, A=None, k=10, filter_seen=True, *, ids="auto"):
         """Top-``k`` items for each user, best first.
 
@@ -167,6 +202,7 @@ class Scoring:
         top, scores = _pad(top, scores, k)
         return self._item_out(top, raw), scores
 
+    @locked
     def similar_items(self, items, k=10, *, ids="auto"):
         """The ``k`` items whose factors have the highest cosine similarity to each item.
 

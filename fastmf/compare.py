@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from . import solvers
 from ._interactions import Interactions
@@ -65,6 +66,10 @@ class Comparison:
         timed fits.
     data : str
         Description of the data and split.
+    interrupted : bool
+        True when a Ctrl-C ended the study early: the curves hold what finished (the
+        interrupted method's completed steps included), ``final_quality`` and ``models``
+        the methods that ran to the end.
     """
 
     kind: str
@@ -75,6 +80,7 @@ class Comparison:
     models: dict = field(default_factory=dict)
     compile_seconds: float = 0.0
     final_quality: dict = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
     def quality_keys(self):
@@ -329,10 +335,18 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
             row.update(quality(model, full=False))
             result.curves.append(row)
 
-        model.fit(A, callback=record, show_progress=show_progress and tqdm_available())
-        # the final model against every test user (the curves use the fixed sample)
-        result.final_quality[method] = quality(model, full=True)
-        result.models[method] = model
+        try:
+            with interrupts.deferred():
+                model.fit(A, callback=record,
+                          show_progress=show_progress and tqdm_available())
+                # the final model against every test user (the curves use a fixed sample)
+                result.final_quality[method] = quality(model, full=True)
+                result.models[method] = model
+        except KeyboardInterrupt:
+            result.interrupted = True
+            if show_progress:
+                print(f"  {method:<14} interrupted; keeping what finished", flush=True)
+            break
         if show_progress:
             last = result.curves[-1]
             print(f"  {method:<14} {last['step']:>3} steps, {last['time']:.2f} s training "

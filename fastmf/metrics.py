@@ -32,6 +32,7 @@ pads it with -1) and the empty slots are misses; :math:`P@k` still divides by :m
 
 import numpy as np
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from ._evaluation import (RANKING, as_matrix, auc_value, check_model, error_sums, parse_metrics,
                           ranking, seen_matrix, topk_blocks)
@@ -232,8 +233,9 @@ def coverage(model, train, users=None, k=10):
         if users.size == 0:
             raise ValueError("coverage needs at least one user; users is empty.")
     shown = np.zeros(shape[1], bool)
-    for _, ids in topk_blocks(model, seen_matrix(train), users, k):
-        shown[ids[ids >= 0]] = True
+    with interrupts.deferred():
+        for _, ids in topk_blocks(model, seen_matrix(train), users, k):
+            shown[ids[ids >= 0]] = True
     return float(np.count_nonzero(shown) / shape[1])
 
 

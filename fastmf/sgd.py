@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
@@ -113,9 +114,10 @@ class Epochs:
             return model.lr / (1.0 + model.lr_decay * epoch)
         return model.lr
 
-    def epoch(self, epoch):
+    def epoch(self, epoch, stop=None):
         """Run epoch number ``epoch`` (0-based; it sets the step of the 'inverse'
-        schedule)."""
+        schedule). ``stop()``, asked between the epoch's parts, ends it early when true
+        (returns False then; the caller restores a saved state)."""
         model = self.model
         U, V = self.U, self.V
         lr = self.lr(epoch)
@@ -129,6 +131,8 @@ class Epochs:
         # -w0 <u, v>^2 corrections no longer run a whole epoch unbalanced.
         parts = model.gravity_steps if self.gravity else 1
         for part in np.array_split(block_order, parts):
+            if stop is not None and stop():
+                return False
             _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
                                np.ascontiguousarray(part), True, self.row_div, self.col_div,
                                U, V, self.ub, self.vb, self.g2u, self.g2v, self.g2ub,
@@ -147,6 +151,7 @@ class Epochs:
             if rows.size:
                 _penalty_step(rows, X, Xb, lam, lr, g2 if adagrad else None,
                               g2b if adagrad else None)
+        return True
 
     def state(self):
         return self.U.copy(), self.V.copy(), self.ub.copy(), self.vb.copy()
@@ -366,7 +371,9 @@ class _SgdRun(Run):
     def step(self, it):
         run = self.run
         state = run.state()
-        run.epoch(it)
+        if not run.epoch(it, stop=interrupts.pending):
+            run.restore(state)  # a Ctrl-C between two parts: back to the last full epoch
+            interrupts.checkpoint()
         if not (np.isfinite(run.U).all() and np.isfinite(run.V).all()
                 and np.isfinite(run.ub).all() and np.isfinite(run.vb).all()):
             run.restore(state)

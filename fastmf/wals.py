@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
@@ -206,7 +207,18 @@ class _WalsRun(Run):
                                      k=d + 1 if p.biases else d, dtype=dtype)
 
     def step(self, it):
-        failed = self.sweeps.sweep()
+        m = self.model
+        # A Ctrl-C during the item half-sweep stops before the user half-sweep, with the
+        # items put back: the model then holds the last complete iteration.
+        saved = ((m.item_factors.copy(), None if m.item_biases is None
+                  else m.item_biases.copy()) if interrupts.active() else None)
+        failed = self.sweeps.items()
+        if saved is not None and interrupts.pending():
+            m.item_factors[:] = saved[0]
+            if saved[1] is not None:
+                m.item_biases[:] = saved[1]
+            interrupts.checkpoint()
+        failed += self.sweeps.users()
         self.model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
                                  f"(try a larger reg, or float64)")
         if failed:
