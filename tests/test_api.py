@@ -216,3 +216,34 @@ def test_the_dense_solver_agrees_with_cholesky(A):
     np.testing.assert_allclose(dense.user_factors, chol.user_factors, rtol=1e-7, atol=1e-9)
     assert dense.history_[-1]["objective"] == pytest.approx(chol.history_[-1]["objective"],
                                                             rel=1e-10)
+
+
+def test_reads_during_a_refit_see_the_old_or_the_new_model():
+    import threading
+    A = random_csr(300, 200, 0.05, 4)
+    model = WALS(8, iterations=30, random_state=0).fit(A)
+    users = np.arange(50)
+    old = model.recommend(users, k=5)
+    seen, errors = [], []
+    stop = threading.Event()
+
+    def read():
+        try:
+            while not stop.is_set():
+                seen.append(model.recommend(users, k=5))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    model.set_params(random_state=1).fit(A)
+    stop.set()
+    for t in readers:
+        t.join()
+    new = model.recommend(users, k=5)
+    assert not errors and seen
+    assert not np.array_equal(old[0], new[0])
+    for ids, scores in seen:
+        assert (np.array_equal(ids, old[0]) and np.array_equal(scores, old[1])) or \
+               (np.array_equal(ids, new[0]) and np.array_equal(scores, new[1]))
