@@ -33,7 +33,7 @@ def draw_item(state, n, prob, alias):
 
 def draw_negative(state, i, n, sampler):
     """(state, item, usable): redrawn while the item is in user i's training row."""
-    prob, alias, indptr, indices, tries = sampler
+    prob, alias, indptr, indices, tries = sampler[:5]
     state, k = draw_item(state, n, prob, alias)
     if len(indptr) == 0:
         return state, k, True

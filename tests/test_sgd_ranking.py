@@ -202,6 +202,23 @@ def test_alias_table_draws_the_given_distribution():
         R.alias_table(np.zeros(3))
 
 
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_seen_filter_passes_every_seen_item_and_few_others(index_dtype):
+    A = random_csr(60, 300, 0.1, 4, empty_rows=(2,))
+    A.indices = A.indices.astype(index_dtype)
+    A.indptr = A.indptr.astype(index_dtype)
+    ptr, words = R.seen_filter(A.indptr, A.indices)
+    dense = A.toarray() > 0
+    passes = np.zeros_like(dense)
+    for i in range(60):
+        for k in range(300):
+            slot, mask = R._filter_probe(k, ptr[i + 1] - ptr[i])
+            assert 0 <= slot < ptr[i + 1] - ptr[i]
+            passes[i, k] = words[ptr[i] + slot] & mask == mask
+    assert np.all(passes[dense])
+    assert passes[~dense].mean() < 0.1
+
+
 # ----------------------------------------------------------------------------- epochs
 def _epoch_setup(A, d, dtype, seed, *, block_bytes=None, weighting=None, popularity=True,
                  tries=3, monkeypatch=None):
