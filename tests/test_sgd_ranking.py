@@ -198,6 +198,10 @@ def test_alias_table_draws_the_given_distribution():
     for _ in range(500):
         state, j = ref.draw_item(state, 8, prob, alias)
         assert weights[j] > 0
+    weights = np.random.default_rng(0).pareto(1.0, 1000)
+    prob, alias = R.alias_table(weights)
+    np.testing.assert_allclose(alias_masses(prob, alias), weights / weights.sum(), rtol=1e-9,
+                               atol=1e-15)
     with pytest.raises(ValueError):
         R.alias_table(np.zeros(3))
 

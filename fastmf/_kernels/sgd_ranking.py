@@ -45,7 +45,9 @@ any distribution given as an alias table (:func:`alias_table`; O(1) per draw, e.
 popularity :math:`f_j^\beta`). With ``seen_indptr``/``seen_indices`` (the training matrix
 as CSR, sorted indices) a drawn item the user has seen is drawn again, up to ``tries``
 draws in all; if every draw is seen the sample is skipped (logistic: that negative; BPR:
-the triple). Empty ``seen_indptr`` skips the check (an item equal to the positive is then
+the triple). A per-user Bloom filter (:func:`seen_filter`, built by the constructors
+:func:`uniform_negatives` and :func:`popularity_negatives`) answers most checks before the
+binary search. Empty ``seen_indptr`` skips the check (an item equal to the positive is then
 still skipped by BPR and WARP, where the pair would be meaningless).
 
 Step sizes: ``schedule`` as ``fastmf._kernels.sgd.SCHEDULES`` (constant and inverse: the
@@ -105,25 +107,39 @@ def alias_table(weights):
     total = w.sum()
     if n == 0 or not np.isfinite(total) or total <= 0 or np.any(w < 0):
         raise ValueError("alias_table needs finite non-negative weights with a positive sum")
-    scaled = w * (n / total)
     prob = np.ones(n)
     alias = np.arange(n, dtype=np.int64)
-    small = [j for j in range(n) if scaled[j] < 1.0]
-    large = [j for j in range(n) if scaled[j] >= 1.0]
-    while small and large:
-        s = small.pop()
-        g = large[-1]
+    _fill_alias(w * (n / total), prob, alias)
+    return prob, alias
+
+
+@njit(cache=True)
+def _fill_alias(scaled, prob, alias):
+    """Vose's method: pair each item below the mean with one above it."""
+    n = scaled.shape[0]
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    n_small = 0
+    n_large = 0
+    for j in range(n):
+        if scaled[j] < 1.0:
+            small[n_small] = j
+            n_small += 1
+        else:
+            large[n_large] = j
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        g = large[n_large - 1]
         prob[s] = scaled[s]
         alias[s] = g
         scaled[g] -= 1.0 - scaled[s]
         if scaled[g] < 1.0:
-            large.pop()
-            small.append(g)
-    # Leftovers are 1 up to rounding.
-    for j in small + large:
-        prob[j] = 1.0
-        alias[j] = j
-    return prob, alias
+            n_large -= 1
+            small[n_small] = g
+            n_small += 1
+    # What is left is 1 up to rounding: prob and alias keep their initial 1 and j.
 
 
 def uniform_negatives(seen_indptr=None, seen_indices=None, tries=3):
