@@ -37,7 +37,7 @@ def draw_negative(state, i, n, sampler):
     state, k = draw_item(state, n, prob, alias)
     if len(indptr) == 0:
         return state, k, True
-    seen = set(int(x) for x in indices[indptr[i]:indptr[i + 1]])
+    seen = {int(x) for x in indices[indptr[i]:indptr[i + 1]]}
     for t in range(tries):
         if t > 0:
             state, k = draw_item(state, n, prob, alias)
@@ -212,7 +212,7 @@ def epoch(loss, f, rows, cols, values, block_ptr, block_order, shuffle, row_div,
 def warp_search(state, f, i, j, sampler, max_trials, has_b):
     prob, alias, indptr, indices = sampler[:4]
     n = f.V.shape[0]
-    seen = set(int(x) for x in indices[indptr[i]:indptr[i + 1]]) if len(indptr) else set()
+    seen = {int(x) for x in indices[indptr[i]:indptr[i + 1]]} if len(indptr) else set()
     xij = score(f.U, f.V, f.vb, i, j, has_b)
     for t in range(max_trials):
         state, k = draw_item(state, n, prob, alias)

@@ -1,5 +1,6 @@
 """The ranking-loss SGD kernels (logistic, BPR, WARP) against their slow twins."""
 
+import _reference_ranking as ref
 import numba
 import numpy as np
 import pytest
@@ -7,7 +8,6 @@ import scipy.sparse as sp
 from _reference_ranking import Factors, alias_masses
 from conftest import random_csr
 
-import _reference_ranking as ref
 from fastmf._kernels import sgd_ranking as R
 from fastmf._kernels.sgd import SCHEDULES
 from fastmf._objective import check_weighting
