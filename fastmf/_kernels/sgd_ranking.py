@@ -55,8 +55,9 @@ caller passes the epoch's ``lr``; adagrad: per-coordinate steps
 ``lr / sqrt(sum of squared gradients)`` with the accumulators ``g2u``, ``g2v``, ``g2vb``
 of the factors' shapes; placeholders of any shape otherwise). Every step uses the old
 values on all sides. float32 or float64 factors; the sampled loss is accumulated in
-float64 per block into ``block_loss`` (length 0: not computed), so that its sum does not
-depend on the thread count.
+float64 per block into ``block_loss`` (length 0: not computed): each block's sum runs in
+the block's own order, so the same updates give the same total whatever the thread count.
+It is the data term at the moment of each step (before it), not at the epoch's end.
 
 WARP fits the block kernel: the search for a violating item only reads V (Hogwild reads
 race harmlessly, like every read here), and the one update is a BPR-shaped pair step.
