@@ -1,0 +1,680 @@
+r"""Hogwild SGD epochs for ranking losses on implicit feedback: logistic, BPR and WARP.
+
+The epochs walk the same grid of (row range) x (column range) blocks as the squared-loss
+kernel (:func:`fastmf._kernels.sgd._sgd_epoch_hogwild`; the grid and the block order are
+built by ``fastmf.sgd._entry_grid`` and ``_block_order``): the blocks run in
+``block_order`` split between the threads, each block optionally shuffles its entries in
+place, and each block draws everything (shuffle, negatives) from its own xorshift64*
+generator seeded by ``seeds[b]``. No state is shared between threads. The sequence of
+draws of a block depends only on its seed (for the logistic loss and BPR; for WARP see
+below), so it is the same for any thread count; with one thread an epoch is reproducible
+bit for bit. With several threads the factor updates race (Hogwild), so the factors after
+an epoch vary slightly from run to run.
+
+Scores: :math:`x_{ij} = \langle u_i, v_j\rangle + c_j` (the item bias :math:`c_j` only
+with ``has_b``; a user bias would cancel in every pairwise loss). Each stored entry
+:math:`(i, j)` is one positive with the confidence weight
+:math:`w_{ij}` = ``_obs_weight`` of its value (``weighting`` is the tuple
+``Weighting.kernel_args(shape, False, dtype)``: w0, row_scale, col_scale, kind, alpha, eps,
+binary, has_scale; ``binary`` is unused: the labels are given by the loss). Per visit of
+an entry, and summed over one epoch:
+
+* logistic: :math:`w_{ij}\,\mathrm{softplus}(-x_{ij}) + w_- \sum_{s=1}^{S}
+  \mathrm{softplus}(x_{ik_s})` -- binary cross-entropy with label 1 on the entry and label
+  0 on ``negatives`` = S sampled items, each weighted ``neg_weight`` = :math:`w_-` (1 for
+  plain negative sampling, or w0 to mirror the weighted objective's unobserved weight);
+* BPR (Rendle et al. 2009): :math:`w_{ij}\,\mathrm{softplus}(-(x_{ij} - x_{ik}))`
+  = :math:`-w_{ij} \log\sigma(x_{ij} - x_{ik})` for one sampled item k;
+* WARP (Weston et al. 2011): sample items until one violates the margin,
+  :math:`x_{ik} > x_{ij} - 1`, at most ``max_trials`` draws; with T draws the rank of j is
+  estimated as :math:`r = \lfloor (n - 1) / T \rfloor` and the step follows
+  :math:`w_{ij} L(r) (1 - x_{ij} + x_{ik})` with :math:`L(r)` = ``rank_weights[r]``
+  (:func:`warp_rank_weights`: :math:`\sum_{q \le r} 1/q`). No violating item in
+  ``max_trials`` draws: no step.
+
+plus the per-visit share of the ridge penalty
+:math:`\lambda_i \|u_i\|^2 + \lambda_j (\|v_j\|^2 + c_j^2)`: ``lam_rows[i] / row_div[i]``
+on the user at the positive's step only (a user is visited ``row_nnz[i]`` times: pass
+``row_div = max(row_nnz, 1)`` and the epoch applies :math:`\lambda_i` once), and
+``lam_cols[k] / col_div[k]`` on every item stepped, positive or sampled (pass
+:func:`item_visits` so that each item's penalty is applied once per epoch in expectation,
+or ``max(col_nnz, 1)`` to count positive visits only, as the squared-loss kernel does).
+
+Negatives: ``sampler`` is a :class:`Negatives` tuple. Items are drawn uniformly, or from
+any distribution given as an alias table (:func:`alias_table`; O(1) per draw, e.g.
+popularity :math:`f_j^\beta`). With ``seen_indptr``/``seen_indices`` (the training matrix
+as CSR, sorted indices) a drawn item the user has seen is drawn again, up to ``tries``
+draws in all; if every draw is seen the sample is skipped (logistic: that negative; BPR:
+the triple). A per-user Bloom filter (:func:`seen_filter`, built by the constructors
+:func:`uniform_negatives` and :func:`popularity_negatives`) answers most checks before the
+binary search. Empty ``seen_indptr`` skips the check (an item equal to the positive is then
+still skipped by BPR and WARP, where the pair would be meaningless).
+
+Step sizes: ``schedule`` as ``fastmf._kernels.sgd.SCHEDULES`` (constant and inverse: the
+caller passes the epoch's ``lr``; adagrad: per-coordinate steps
+``lr / sqrt(sum of squared gradients)`` with the accumulators ``g2u``, ``g2v``, ``g2vb``
+of the factors' shapes; placeholders of any shape otherwise). Every step uses the old
+values on all sides. float32 or float64 factors; the sampled loss is accumulated in
+float64 per block into ``block_loss`` (length 0: not computed): each block's sum runs in
+the block's own order, so the same updates give the same total whatever the thread count.
+It is the data term at the moment of each step (before it), not at the epoch's end.
+
+WARP fits the block kernel: the search for a violating item only reads V (Hogwild reads
+race harmlessly, like every read here), and the one update is a BPR-shaped pair step.
+Two differences from the other two losses: (1) how many items a search draws depends on
+the current scores, so under several threads the draws themselves (not only the factors)
+vary between runs -- one thread is still reproducible bit for bit; (2) the cost of an entry
+varies from 1 to ``max_trials`` score evaluations and grows as the model improves, so
+blocks, which are split statically between threads, become unequal in cost. The rank
+estimate assumes uniform draws: with a popularity alias table it is biased.
+
+The ``*_steps`` functions apply the same step functions serially to given samples (for
+tests and for the reference twins in ``tests/_reference_ranking.py``); the ``_loss_*``
+functions evaluate the data term on given samples.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit, prange
+
+from .sgd import FASTMATH, _xorshift
+from .weights import _obs_weight
+
+Negatives = namedtuple("Negatives", ["prob", "alias", "seen_indptr", "seen_indices", "tries",
+                                     "filter_ptr", "filter_words"])
+Negatives.__doc__ = """How the kernels draw negative items.
+
+prob, alias : float64 and int64 arrays of length n_items (:func:`alias_table`), or both of
+    length 0 for uniform draws.
+seen_indptr, seen_indices : the training matrix as CSR (sorted indices; same index dtype),
+    or both of length 0 to accept any drawn item.
+tries : int >= 1, draws per negative before the sample is skipped (with the seen check).
+filter_ptr, filter_words : a per-user Bloom filter of the seen items (:func:`seen_filter`)
+    that answers most checks with one load, or both of length 0 (binary search only).
+"""
+
+
+# ----------------------------------------------------------------------------- preparation
+def alias_table(weights):
+    """Walker's alias table for drawing ``j`` with probability ``weights[j] / sum``.
+
+    Returns ``(prob, alias)`` (float64, int64). A draw takes ``r`` uniform in [0, 1):
+    ``t = r * n``, ``j = int(t)``; keep ``j`` if ``t - j < prob[j]``, else take
+    ``alias[j]``. Items of weight 0 are never drawn.
+    """
+    w = np.asarray(weights, np.float64)
+    n = w.shape[0]
+    total = w.sum()
+    if n == 0 or not np.isfinite(total) or total <= 0 or np.any(w < 0):
+        raise ValueError("alias_table needs finite non-negative weights with a positive sum")
+    prob = np.ones(n)
+    alias = np.arange(n, dtype=np.int64)
+    _fill_alias(w * (n / total), prob, alias)
+    return prob, alias
+
+
+@njit(cache=True)
+def _fill_alias(scaled, prob, alias):
+    """Vose's method: pair each item below the mean with one above it."""
+    n = scaled.shape[0]
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    n_small = 0
+    n_large = 0
+    for j in range(n):
+        if scaled[j] < 1.0:
+            small[n_small] = j
+            n_small += 1
+        else:
+            large[n_large] = j
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        g = large[n_large - 1]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] -= 1.0 - scaled[s]
+        if scaled[g] < 1.0:
+            n_large -= 1
+            small[n_small] = g
+            n_small += 1
+    # What is left is 1 up to rounding: prob and alias keep their initial 1 and j.
+
+
+def uniform_negatives(seen_indptr=None, seen_indices=None, tries=3):
+    """A :class:`Negatives` drawing uniformly (with the seen check when the CSR is given)."""
+    return _negatives(np.zeros(0), np.zeros(0, np.int64), seen_indptr, seen_indices, tries)
+
+
+def _negatives(prob, alias, seen_indptr, seen_indices, tries):
+    if seen_indptr is None:
+        seen_indptr = np.zeros(0, np.int64)
+        seen_indices = np.zeros(0, np.int64)
+        filter_ptr, words = np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    else:
+        filter_ptr, words = seen_filter(seen_indptr, seen_indices)
+    return Negatives(prob, alias, seen_indptr, seen_indices, int(tries), filter_ptr, words)
+
+
+# Bits of Bloom filter per seen item: with two bits set per item in one 64-bit word, about
+# 5% of the unseen items pass the filter and go on to the binary search.
+_FILTER_BITS = 8
+
+
+def seen_filter(indptr, indices):
+    """A Bloom filter of each user's items: user i owns ``words[ptr[i]:ptr[i + 1]]``
+    (about ``_FILTER_BITS`` bits per item, at least one word), and item k sets two bits of
+    one word (:func:`_filter_probe`). An item not in the row fails the probe with
+    probability about 0.95; an item in the row always passes.
+
+    Why: checking a sampled item against the user's row by binary search is a chain of
+    dependent loads over a row that is rarely in cache (about 80 ns a check on a power-law
+    matrix of 5.7M entries, as long as the rest of a BPR step); the user's filter words are
+    one load, and the filters of a band of users fit in L2.
+    """
+    indptr = np.asarray(indptr)
+    row_nnz = np.diff(indptr).astype(np.int64)
+    ptr = np.zeros(row_nnz.shape[0] + 1, np.int64)
+    np.cumsum(np.maximum(1, -(-row_nnz * _FILTER_BITS // 64)), out=ptr[1:])
+    words = np.zeros(ptr[-1], np.uint64)
+    _fill_filter(indptr, indices, ptr, words)
+    return ptr, words
+
+
+@njit(cache=True, inline="always")
+def _filter_probe(k, n_words):
+    """(word, bit mask) of item k in a filter of ``n_words`` words: from a multiplicative
+    hash, the top 12 bits pick two bits and the next 32 the word (by multiply and shift,
+    not a division)."""
+    h = np.uint64(k) * np.uint64(0x9E3779B97F4A7C15)
+    mask = (np.uint64(1) << (h >> np.uint64(58))) | (np.uint64(1) << ((h >> np.uint64(52))
+                                                                      & np.uint64(63)))
+    slot = (((h >> np.uint64(20)) & np.uint64(0xFFFFFFFF)) * np.uint64(n_words)) >> np.uint64(32)
+    return np.int64(slot), mask
+
+
+@njit(cache=True)
+def _fill_filter(indptr, indices, ptr, words):
+    for i in range(ptr.shape[0] - 1):
+        n_words = ptr[i + 1] - ptr[i]
+        for idx in range(indptr[i], indptr[i + 1]):
+            slot, mask = _filter_probe(indices[idx], n_words)
+            words[ptr[i] + slot] |= mask
+
+
+def popularity_negatives(col_nnz, beta=1.0, seen_indptr=None, seen_indices=None, tries=3):
+    """A :class:`Negatives` drawing item j with probability proportional to
+    ``col_nnz[j] ** beta`` (items never seen get 0 with beta > 0)."""
+    prob, alias = alias_table(np.asarray(col_nnz, np.float64) ** beta)
+    return _negatives(prob, alias, seen_indptr, seen_indices, tries)
+
+
+def item_visits(col_nnz, nnz, per_entry, neg_prob=None):
+    """Expected visits of each item in an epoch: ``col_nnz[j]`` as a positive plus
+    ``per_entry * nnz * q_j`` as a sampled negative (``q`` = ``neg_prob``, the sampling
+    probabilities, uniform when None; draws rejected as seen are ignored). As ``col_div``
+    it spreads each item's ridge penalty over its visits. At least 1."""
+    n = np.asarray(col_nnz).shape[0]
+    q = np.full(n, 1.0 / max(n, 1)) if neg_prob is None else np.asarray(neg_prob, float)
+    return np.maximum(np.asarray(col_nnz, np.float64) + per_entry * nnz * q, 1.0)
+
+
+def warp_rank_weights(n_items):
+    """``L[r] = sum_{q=1}^{r} 1/q`` for r = 0 .. n_items - 1 (``L[0] = 0``)."""
+    out = np.zeros(max(n_items, 1))
+    if n_items > 1:
+        out[1:] = np.cumsum(1.0 / np.arange(1, n_items))
+    return out
+
+
+# ----------------------------------------------------------------------------- pieces
+@njit(cache=True, inline="always")
+def _draw_item(state, n, prob, alias):
+    """One item: uniform over [0, n) or, with an alias table, from its distribution."""
+    state, r = _xorshift(state)
+    t = r * n
+    j = min(int(t), n - 1)
+    if prob.shape[0] > 0 and t - j >= prob[j]:
+        j = alias[j]
+    return state, j
+
+
+@njit(cache=True, inline="always")
+def _in_sorted(ids, start, stop, j):
+    """Whether ``j`` is in ``ids[start:stop]`` (ascending). Branch-free halving (the
+    comparison selects, it does not jump): a binary search with branches mispredicts at
+    nearly every step, and this check runs once per sampled item."""
+    n = stop - start
+    if n <= 0:
+        return False
+    base = start
+    while n > 1:
+        half = n >> 1
+        base = base + half if ids[base + half] <= j else base
+        n -= half
+    return ids[base] == j
+
+
+@njit(cache=True, inline="always")
+def _draw_negative(state, i, n, sampler):
+    """A negative item for user ``i``: (state, item, whether it is usable). Redrawn while
+    in the user's row, ``sampler.tries`` draws in all."""
+    state, k = _draw_item(state, n, sampler.prob, sampler.alias)
+    if sampler.seen_indptr.shape[0] == 0:
+        return state, k, True
+    for t in range(sampler.tries):
+        if t > 0:
+            state, k = _draw_item(state, n, sampler.prob, sampler.alias)
+        if not _seen(sampler, i, k):
+            return state, k, True
+    return state, k, False
+
+
+@njit(cache=True, inline="always")
+def _seen(sampler, i, k):
+    """Whether user i has item k: the Bloom filter first, the row itself if it passes."""
+    if sampler.filter_ptr.shape[0] > 0:
+        start = sampler.filter_ptr[i]
+        slot, mask = _filter_probe(k, sampler.filter_ptr[i + 1] - start)
+        if sampler.filter_words[start + slot] & mask != mask:
+            return False
+    return _in_sorted(sampler.seen_indices, sampler.seen_indptr[i], sampler.seen_indptr[i + 1],
+                      k)
+
+
+@njit(cache=True, inline="always")
+def _shuffle_block(rows, cols, values, start, stop, state):
+    """Fisher-Yates over the entries ``start:stop`` (in place)."""
+    for pos in range(stop - 1, start, -1):
+        state, r = _xorshift(state)
+        other = start + min(int(r * (pos - start + 1)), pos - start)
+        rows[pos], rows[other] = rows[other], rows[pos]
+        cols[pos], cols[other] = cols[other], cols[pos]
+        values[pos], values[other] = values[other], values[pos]
+    return state
+
+
+@njit(cache=True, inline="always")
+def _softplus(z):
+    """log(1 + exp(z)) without overflow, in float64."""
+    z = float(z)
+    if z > 0.0:
+        return z + np.log1p(np.exp(-z))
+    return np.log1p(np.exp(z))
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _score(i, j, U, V, vb, has_b, d, zero):
+    x = zero
+    for q in range(d):
+        x += U[i, q] * V[j, q]
+    if has_b:
+        x += vb[j]
+    return x
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _pair_score(i, j, k, U, V, vb, has_b, d, zero):
+    """x_ij - x_ik in one pass."""
+    x = zero
+    for q in range(d):
+        x += U[i, q] * (V[j, q] - V[k, q])
+    if has_b:
+        x += vb[j] - vb[k]
+    return x
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _point_update(i, j, g, lam_u, lam_v, U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d,
+                  two, tiny):
+    """Step on a loss of x_ij whose derivative is ``g``, plus the penalties
+    lam_u |u_i|^2 + lam_v (|v_j|^2 + c_j^2)."""
+    if schedule == 2:
+        for q in range(d):
+            uq = U[i, q]
+            vq = V[j, q]
+            gu = g * vq + two * lam_u * uq
+            gv = g * uq + two * lam_v * vq
+            g2u[i, q] += gu * gu
+            g2v[j, q] += gv * gv
+            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + tiny)
+            V[j, q] = vq - lr * gv / np.sqrt(g2v[j, q] + tiny)
+        if has_b:
+            gc = g + two * lam_v * vb[j]
+            g2vb[j] += gc * gc
+            vb[j] -= lr * gc / np.sqrt(g2vb[j] + tiny)
+    else:
+        for q in range(d):
+            uq = U[i, q]
+            vq = V[j, q]
+            U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
+            V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
+        if has_b:
+            cj = vb[j]
+            vb[j] = cj - lr * (g + two * lam_v * cj)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _pair_update(i, j, k, g, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb, has_b, lr,
+                 schedule, d, two, tiny):
+    """Step on a loss of x_ij - x_ik whose derivative is ``g``, plus the penalties
+    lam_u |u_i|^2 + lam_j (|v_j|^2 + c_j^2) + lam_k (|v_k|^2 + c_k^2). Needs j != k."""
+    if schedule == 2:
+        for q in range(d):
+            uq = U[i, q]
+            vj = V[j, q]
+            vk = V[k, q]
+            gu = g * (vj - vk) + two * lam_u * uq
+            gj = g * uq + two * lam_j * vj
+            gk = two * lam_k * vk - g * uq
+            g2u[i, q] += gu * gu
+            g2v[j, q] += gj * gj
+            g2v[k, q] += gk * gk
+            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + tiny)
+            V[j, q] = vj - lr * gj / np.sqrt(g2v[j, q] + tiny)
+            V[k, q] = vk - lr * gk / np.sqrt(g2v[k, q] + tiny)
+        if has_b:
+            gcj = g + two * lam_j * vb[j]
+            gck = two * lam_k * vb[k] - g
+            g2vb[j] += gcj * gcj
+            g2vb[k] += gck * gck
+            vb[j] -= lr * gcj / np.sqrt(g2vb[j] + tiny)
+            vb[k] -= lr * gck / np.sqrt(g2vb[k] + tiny)
+    else:
+        for q in range(d):
+            uq = U[i, q]
+            vj = V[j, q]
+            vk = V[k, q]
+            U[i, q] = uq - lr * (g * (vj - vk) + two * lam_u * uq)
+            V[j, q] = vj - lr * (g * uq + two * lam_j * vj)
+            V[k, q] = vk - lr * (two * lam_k * vk - g * uq)
+        if has_b:
+            cj = vb[j]
+            ck = vb[k]
+            vb[j] = cj - lr * (g + two * lam_j * cj)
+            vb[k] = ck - lr * (two * lam_k * ck - g)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _logistic_step(i, j, y, w, lam_u, lam_v, U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule,
+                   d, zero, one, two, tiny):
+    """One step on w * log(1 + exp(-y x_ij)) (y = +1 or -1) plus the penalties; returns
+    x_ij before the step."""
+    x = _score(i, j, U, V, vb, has_b, d, zero)
+    # d/dx = -y w sigmoid(-y x); exp overflowing to inf gives 0, as it should.
+    g = -y * w / (one + np.exp(y * x))
+    _point_update(i, j, g, lam_u, lam_v, U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d,
+                  two, tiny)
+    return x
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _bpr_step(i, j, k, w, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule,
+              d, zero, one, two, tiny):
+    """One step on -w log sigmoid(x_ij - x_ik) plus the penalties; returns x_ij - x_ik
+    before the step."""
+    x = _pair_score(i, j, k, U, V, vb, has_b, d, zero)
+    g = -w / (one + np.exp(x))
+    _pair_update(i, j, k, g, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb, has_b, lr,
+                 schedule, d, two, tiny)
+    return x
+
+
+# ----------------------------------------------------------------------------- epochs
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sgd_epoch_logistic(rows, cols, values, block_ptr, block_order, shuffle, row_div, col_div,
+                        U, V, vb, g2u, g2v, g2vb, weighting, sampler, negatives, neg_weight,
+                        lam_rows, lam_cols, has_b, lr, schedule, seeds, block_loss):
+    """One epoch of the logistic loss (see the module docstring), block by block.
+
+    Parameters
+    ----------
+    rows, cols, values : entries in block order (``_entry_grid``); shuffled in place
+        within each block when ``shuffle``.
+    block_ptr : int64 (n_blocks + 1,), block b is ``block_ptr[b]:block_ptr[b + 1]``.
+    block_order : blocks to run, in order (any subset of the grid).
+    row_div, col_div : per-visit divisors of the penalties (factor dtype).
+    U, V, vb : factors and item biases, updated in place (vb unused without ``has_b``).
+    g2u, g2v, g2vb : adagrad accumulators (placeholders unless ``schedule`` is adagrad).
+    weighting : ``Weighting.kernel_args(shape, False, dtype)``.
+    sampler : :class:`Negatives`.
+    negatives : sampled items per entry; neg_weight : their weight.
+    lam_rows, lam_cols : ridge penalties per row / column.
+    has_b : learn item biases. lr : step size. schedule : ``SCHEDULES`` value.
+    seeds : uint64 (n_blocks,), one generator per block.
+    block_loss : float64 (n_blocks,) receives each run block's sampled data loss, or
+        length 0.
+    """
+    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    d = U.shape[1]
+    dt = U.dtype.type
+    n_items = V.shape[0]
+    w0 = dt(w0)
+    alpha = dt(alpha)
+    eps = dt(eps)
+    lr = dt(lr)
+    w_neg = dt(neg_weight)
+    zero = dt(0)
+    one = dt(1)
+    two = dt(2)
+    tiny = dt(1e-8)
+    track = block_loss.shape[0] > 0
+    for p in prange(block_order.shape[0]):
+        b = block_order[p]
+        state = np.uint64(seeds[b])
+        start = block_ptr[b]
+        stop = block_ptr[b + 1]
+        if shuffle:
+            state = _shuffle_block(rows, cols, values, start, stop, state)
+        acc = 0.0
+        for pos in range(start, stop):
+            i = rows[pos]
+            j = cols[pos]
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+                            has_scale, one)
+            lam_u = lam_rows[i] / row_div[i]
+            x = _logistic_step(i, j, one, w, lam_u, lam_cols[j] / col_div[j], U, V, vb, g2u,
+                               g2v, g2vb, has_b, lr, schedule, d, zero, one, two, tiny)
+            if track:
+                acc += float(w) * _softplus(-x)
+            for _ in range(negatives):
+                state, k, ok = _draw_negative(state, i, n_items, sampler)
+                if ok:
+                    x = _logistic_step(i, k, -one, w_neg, zero, lam_cols[k] / col_div[k], U,
+                                       V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d, zero,
+                                       one, two, tiny)
+                    if track:
+                        acc += float(w_neg) * _softplus(x)
+        if track:
+            block_loss[b] = acc
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sgd_epoch_bpr(rows, cols, values, block_ptr, block_order, shuffle, row_div, col_div,
+                   U, V, vb, g2u, g2v, g2vb, weighting, sampler, lam_rows, lam_cols, has_b,
+                   lr, schedule, seeds, block_loss):
+    """One epoch of BPR: per entry (i, j) one sampled item k and a step on
+    -w_ij log sigmoid(x_ij - x_ik). Arguments as :func:`_sgd_epoch_logistic` (no
+    ``negatives``, ``neg_weight``); a triple whose k is seen after ``sampler.tries``
+    draws, or equals j, is skipped."""
+    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    d = U.shape[1]
+    dt = U.dtype.type
+    n_items = V.shape[0]
+    w0 = dt(w0)
+    alpha = dt(alpha)
+    eps = dt(eps)
+    lr = dt(lr)
+    zero = dt(0)
+    one = dt(1)
+    two = dt(2)
+    tiny = dt(1e-8)
+    track = block_loss.shape[0] > 0
+    for p in prange(block_order.shape[0]):
+        b = block_order[p]
+        state = np.uint64(seeds[b])
+        start = block_ptr[b]
+        stop = block_ptr[b + 1]
+        if shuffle:
+            state = _shuffle_block(rows, cols, values, start, stop, state)
+        acc = 0.0
+        for pos in range(start, stop):
+            i = rows[pos]
+            j = cols[pos]
+            state, k, ok = _draw_negative(state, i, n_items, sampler)
+            if not ok or k == j:
+                continue
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+                            has_scale, one)
+            x = _bpr_step(i, j, k, w, lam_rows[i] / row_div[i], lam_cols[j] / col_div[j],
+                          lam_cols[k] / col_div[k], U, V, vb, g2u, g2v, g2vb, has_b, lr,
+                          schedule, d, zero, one, two, tiny)
+            if track:
+                acc += float(w) * _softplus(-x)
+        if track:
+            block_loss[b] = acc
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _warp_search(state, i, j, xij, U, V, vb, has_b, sampler, max_trials, n_items, d, zero,
+                 one):
+    """Draw items until one violates the margin (x_ik > x_ij - 1); returns (state, k,
+    x_ik, draws), k = -1 when none did in ``max_trials`` draws. Seen items (and j) count
+    as draws but never as violations."""
+    check = sampler.seen_indptr.shape[0] > 0
+    for t in range(max_trials):
+        state, k = _draw_item(state, n_items, sampler.prob, sampler.alias)
+        if k == j:
+            continue
+        if check and _seen(sampler, i, k):
+            continue
+        xik = _score(i, k, U, V, vb, has_b, d, zero)
+        if xik > xij - one:
+            return state, k, xik, t + 1
+    return state, -1, zero, max_trials
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sgd_epoch_warp(rows, cols, values, block_ptr, block_order, shuffle, row_div, col_div,
+                    U, V, vb, g2u, g2v, g2vb, weighting, sampler, max_trials, rank_weights,
+                    lam_rows, lam_cols, has_b, lr, schedule, seeds, block_loss):
+    """One epoch of WARP: per entry (i, j) a search for a margin-violating item k (at most
+    ``max_trials`` draws, ``sampler.tries`` unused) and, when found after T draws, a step on
+    w_ij L(r) (1 - x_ij + x_ik) with r = (n_items - 1) // T and L = ``rank_weights``
+    (:func:`warp_rank_weights`). Other arguments as :func:`_sgd_epoch_logistic`."""
+    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    d = U.shape[1]
+    dt = U.dtype.type
+    n_items = V.shape[0]
+    w0 = dt(w0)
+    alpha = dt(alpha)
+    eps = dt(eps)
+    lr = dt(lr)
+    zero = dt(0)
+    one = dt(1)
+    two = dt(2)
+    tiny = dt(1e-8)
+    track = block_loss.shape[0] > 0
+    for p in prange(block_order.shape[0]):
+        b = block_order[p]
+        state = np.uint64(seeds[b])
+        start = block_ptr[b]
+        stop = block_ptr[b + 1]
+        if shuffle:
+            state = _shuffle_block(rows, cols, values, start, stop, state)
+        acc = 0.0
+        for pos in range(start, stop):
+            i = rows[pos]
+            j = cols[pos]
+            xij = _score(i, j, U, V, vb, has_b, d, zero)
+            state, k, xik, trials = _warp_search(state, i, j, xij, U, V, vb, has_b, sampler,
+                                                 max_trials, n_items, d, zero, one)
+            if k < 0:
+                continue
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+                            has_scale, one)
+            scale = w * dt(rank_weights[(n_items - 1) // trials])
+            _pair_update(i, j, k, -scale, lam_rows[i] / row_div[i], lam_cols[j] / col_div[j],
+                         lam_cols[k] / col_div[k], U, V, vb, g2u, g2v, g2vb, has_b, lr,
+                         schedule, d, two, tiny)
+            if track:
+                acc += float(scale) * float(one - xij + xik)
+        if track:
+            block_loss[b] = acc
+
+
+# ----------------------------------------------------------------------------- given samples
+@njit(cache=True, fastmath=FASTMATH)
+def _logistic_steps(users, items, labels, weights, lam_u, lam_v, U, V, vb, g2u, g2v, g2vb,
+                    has_b, lr, schedule):
+    """Logistic steps on given samples, in order: sample s is (users[s], items[s]) with
+    label +1 or -1 and weight weights[s], penalties lam_u[s] on the user and lam_v[s] on
+    the item. The epoch kernel's step, serially."""
+    d = U.shape[1]
+    dt = U.dtype.type
+    lr = dt(lr)
+    for s in range(users.shape[0]):
+        _logistic_step(users[s], items[s], dt(labels[s]), dt(weights[s]), dt(lam_u[s]),
+                       dt(lam_v[s]), U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d, dt(0),
+                       dt(1), dt(2), dt(1e-8))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _bpr_steps(users, pos, neg, weights, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb,
+               has_b, lr, schedule):
+    """BPR steps on given triples (users[s], pos[s], neg[s]), in order; pos[s] != neg[s]."""
+    d = U.shape[1]
+    dt = U.dtype.type
+    lr = dt(lr)
+    for s in range(users.shape[0]):
+        _bpr_step(users[s], pos[s], neg[s], dt(weights[s]), dt(lam_u[s]), dt(lam_j[s]),
+                  dt(lam_k[s]), U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d, dt(0),
+                  dt(1), dt(2), dt(1e-8))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _warp_steps(users, pos, neg, scales, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb, has_b,
+                lr, schedule):
+    """WARP steps on given triples whose violating item and weight w L(r) (``scales``) are
+    already known: the epoch kernel's update after its search, serially."""
+    d = U.shape[1]
+    dt = U.dtype.type
+    lr = dt(lr)
+    for s in range(users.shape[0]):
+        _pair_update(users[s], pos[s], neg[s], -dt(scales[s]), dt(lam_u[s]), dt(lam_j[s]),
+                     dt(lam_k[s]), U, V, vb, g2u, g2v, g2vb, has_b, lr, schedule, d, dt(2),
+                     dt(1e-8))
+
+
+@njit(cache=True)
+def _loss_logistic(users, items, labels, weights, U, V, vb, has_b):
+    """sum_s weights[s] log(1 + exp(-labels[s] x_s)), in float64."""
+    total = 0.0
+    for s in range(users.shape[0]):
+        x = _score(users[s], items[s], U, V, vb, has_b, U.shape[1], U.dtype.type(0))
+        total += float(weights[s]) * _softplus(-float(labels[s]) * float(x))
+    return total
+
+
+@njit(cache=True)
+def _loss_bpr(users, pos, neg, weights, U, V, vb, has_b):
+    """sum_s -weights[s] log sigmoid(x_ij - x_ik), in float64."""
+    total = 0.0
+    for s in range(users.shape[0]):
+        x = _pair_score(users[s], pos[s], neg[s], U, V, vb, has_b, U.shape[1],
+                        U.dtype.type(0))
+        total += float(weights[s]) * _softplus(-float(x))
+    return total
+
+
+@njit(cache=True)
+def _loss_warp(users, pos, neg, scales, U, V, vb, has_b):
+    """sum_s scales[s] max(0, 1 - x_ij + x_ik), in float64."""
+    total = 0.0
+    for s in range(users.shape[0]):
+        x = _pair_score(users[s], pos[s], neg[s], U, V, vb, has_b, U.shape[1],
+                        U.dtype.type(0))
+        total += float(scales[s]) * max(0.0, 1.0 - float(x))
+    return total
