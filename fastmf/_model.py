@@ -59,6 +59,9 @@ class Run:
     steps = 0
     csr_t = None
     keeps = ()
+    #: False for runs that do not minimize the shared objective (SGD's ranking losses):
+    #: the loop then records no ``objective``
+    shared_objective = True
 
     def labels(self, it):
         return {}
@@ -222,7 +225,7 @@ class FactorModel(Params, Scoring):
                 elapsed += seconds
                 record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
                           "time": elapsed}
-                if track_objective:
+                if track_objective and run.shared_objective:
                     record["objective"] = self._objective(csr, run.csr_t)
                 stop = run.after(record)
                 self.history_.append(record)

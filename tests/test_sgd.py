@@ -5,6 +5,7 @@ from _reference import dense_objective, sgd_epoch_reference
 from conftest import random_csr
 
 import fastmf
+import fastmf._sgd_epochs
 from fastmf import SGD
 from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
 from fastmf._weighting import check_weighting
@@ -125,7 +126,7 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
     into ``gravity_steps`` parts, each followed by a 1/gravity_steps Gram step, keeps the
     epoch's total step equal to -lr * grad L."""
     # Blocks of 4 rows x 4 columns (d = 3, float64), so that the parts hold different blocks.
-    monkeypatch.setattr(fastmf.sgd, "_BLOCK_BYTES", 4 * 3 * 8)
+    monkeypatch.setattr(fastmf._sgd_epochs, "BLOCK_BYTES", 4 * 3 * 8)
     A = _gradient_case()
     lr = 1e-7
     model = SGD(3, lr=lr, gravity_steps=gravity_steps, reg_exponent=0.0, init_scale=0.5,

@@ -8,11 +8,17 @@ import scipy.sparse as sp
 from _reference_ranking import Factors, alias_masses
 from conftest import random_csr
 
-from fastmf._kernels import sgd_ranking as R
+from types import SimpleNamespace
+
+from fastmf._kernels import sampling, sgd_ranking, sgd_ranking_steps
 from fastmf._kernels.sgd import SCHEDULES
-from fastmf._objective import check_weighting
+from fastmf._weighting import check_weighting
 from fastmf._validation import check_matrix
-from fastmf.sgd import _block_order, _entry_grid
+from fastmf._sgd_epochs import block_order as _block_order
+from fastmf._sgd_epochs import entry_grid as _entry_grid
+
+# the kernels, their samplers and their serial twins under one name
+R = SimpleNamespace(**{**vars(sampling), **vars(sgd_ranking), **vars(sgd_ranking_steps)})
 
 LOSSES = ("logistic", "bpr", "warp")
 
@@ -228,9 +234,9 @@ def _epoch_setup(A, d, dtype, seed, *, block_bytes=None, weighting=None, popular
                  tries=3, monkeypatch=None):
     """Everything a kernel epoch takes, built as a model class would: the entry grid of
     fastmf.sgd, penalties, weights, a sampler with the seen check."""
-    import fastmf.sgd
+    import fastmf._sgd_epochs
     if block_bytes is not None:
-        monkeypatch.setattr(fastmf.sgd, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(fastmf._sgd_epochs, "BLOCK_BYTES", block_bytes)
     csr = check_matrix(A, dtype=dtype)
     m, n = csr.shape
     rng = np.random.default_rng(seed)

@@ -1,0 +1,217 @@
+"""The body of an SGD fit: the grid of cache-sized blocks the entries are stored in, and
+:class:`Epochs`, the state of a fit and one epoch on the squared objective (what
+:meth:`fastmf.SGD.fit` runs; benchmarks drive it epoch by epoch)."""
+
+import numpy as np
+
+from . import _validation as v
+from ._kernels.loss import _loss_weighted
+from ._kernels.partition import _balanced_chunks
+from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
+from ._threads import n_chunks_for
+
+# Bytes of factor rows per side of a block of the entry grid: the rows a block touches stay
+# in L2 while its entries are visited (random order over the whole matrix makes every
+# update two cache misses; this blocking more than doubles the update rate).
+BLOCK_BYTES = 1 << 18
+# Rows of a factor matrix whose Gram-step products are formed at once (bounded scratch).
+_GRAVITY_BYTES = 1 << 20
+
+
+def entry_grid(csr, rows, rng, k, itemsize):
+    """Group the entries into blocks of (row range) x (column range) after a random
+    relabelling of rows and columns (so blocks are not biased by id order). Returns the
+    entries' rows, columns and values in block order, the block boundaries and the grid's
+    shape (bands of rows, bands of columns); block b is (b // n_ib, b % n_ib)."""
+    m, n = csr.shape
+    per = max(1, BLOCK_BYTES // (k * itemsize))
+    urank = rng.permutation(m)
+    irank = rng.permutation(n)
+    n_ib = -(-n // per) if n else 1
+    n_ub = -(-m // per) if m else 1
+    block = (urank[rows] // per).astype(np.int64) * n_ib + irank[csr.indices[:csr.nnz]] // per
+    order = np.argsort(block, kind="stable")
+    block_ptr = np.zeros(n_ub * n_ib + 1, np.int64)
+    np.cumsum(np.bincount(block, minlength=n_ub * n_ib), out=block_ptr[1:])
+    del block
+    return (rows[order], csr.indices[:csr.nnz][order], csr.data[:csr.nnz][order],
+            block_ptr, (n_ub, n_ib))
+
+
+def block_order(rng, grid):
+    """A fresh random visiting order of the grid's blocks: the bands of rows in random
+    order, and within each band its blocks in random order. Consecutive blocks share their
+    rows, which then stay in cache (a fully random block order made an epoch about 1.8x
+    slower)."""
+    n_ub, n_ib = grid
+    bands = rng.permutation(n_ub)
+    within = np.argsort(rng.random((n_ub, n_ib)), axis=1)
+    return (bands[:, None] * n_ib + within).ravel()
+
+
+class Epochs:
+    """The state of an SGD fit and the body of one epoch: what :meth:`SGD.fit` runs, in a
+    form that benchmarks can drive epoch by epoch (``SGD.prepare_epochs(A).epoch(e)``
+    reproduces ``fit`` bit for bit on one thread).
+
+    ``model`` holds the validated parameters (a namespace, as ``_validate_params``
+    returns). Draws from one generator (from ``model.random_state``) in this order: the
+    initial U, then V, then the entry grid's relabelling; then per epoch the block order
+    and the blocks' seeds.
+    """
+
+    def __init__(self, model, weighting, csr):
+        rng = v.make_rng(model.random_state)
+        self.model = model
+        self.rng = rng
+        w = weighting
+        dtype = model.dtype
+        m, n = csr.shape
+        d = model.factors
+        self.U = (rng.standard_normal((m, d)) * model.init_scale).astype(dtype)
+        self.V = (rng.standard_normal((n, d)) * model.init_scale).astype(dtype)
+        self.ub = np.zeros(m, dtype)
+        self.vb = np.zeros(n, dtype)
+        self.mu = w.target_mean(csr) if model.biases else 0.0
+        adagrad = model.lr_schedule == "adagrad"
+        self.g2u = np.zeros_like(self.U) if adagrad else np.zeros((1, 1), dtype)
+        self.g2v = np.zeros_like(self.V) if adagrad else np.zeros((1, 1), dtype)
+        self.g2ub = np.zeros(m if adagrad else 1, dtype)
+        self.g2vb = np.zeros(n if adagrad else 1, dtype)
+
+        row_nnz = csr.row_nnz()
+        col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
+        rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
+        self.lam_rows = w.row_penalty(row_nnz, n, dtype)
+        self.lam_cols = w.row_penalty(col_nnz, m, dtype)
+        self.kargs = w.kernel_args(csr.shape, False, dtype)
+        self.w0 = w.w0
+        self.gravity = model.unobserved == "gravity" and w.has_unobserved
+        self.negatives = model.negatives if (model.unobserved == "negative_sampling"
+                                             and w.has_unobserved) else 0
+        # Rows without entries are never visited: keep their divisor at 1.
+        self.row_div = np.maximum(row_nnz, 1).astype(dtype)
+        self.col_div = np.maximum(col_nnz, 1).astype(dtype)
+        # Rows without entries are never visited by the entry kernel: their penalty gets
+        # one step of its own per epoch (see _penalty_step).
+        self.empty_rows = np.flatnonzero((row_nnz == 0) & (self.lam_rows > 0))
+        self.empty_cols = np.flatnonzero((col_nnz == 0) & (self.lam_cols > 0))
+        (self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
+         self.grid) = entry_grid(csr, rows, rng, d, np.dtype(dtype).itemsize)
+        del rows
+        self.schedule = SCHEDULES[model.lr_schedule]
+        self.nnz = csr.nnz
+        # Scratch for the Gram steps' products, a bounded number of rows at a time.
+        self.gravity_buf = np.empty((_gravity_chunk(d, dtype) if self.gravity else 0, d),
+                                    dtype)
+
+    def lr(self, epoch):
+        model = self.model
+        if model.lr_schedule == "inverse":
+            return model.lr / (1.0 + model.lr_decay * epoch)
+        return model.lr
+
+    def epoch(self, epoch, stop=None):
+        """Run epoch number ``epoch`` (0-based; it sets the step of the 'inverse'
+        schedule). ``stop()``, asked between the epoch's parts, ends it early when true
+        (returns False then; the caller restores a saved state)."""
+        model = self.model
+        U, V = self.U, self.V
+        lr = self.lr(epoch)
+        order = block_order(self.rng, self.grid)
+        seeds = self.rng.integers(1, 2**63 - 1, self.block_ptr.shape[0] - 1,
+                                  dtype=np.uint64)
+        w0, row_scale, col_scale, kind, alpha, eps, binary, has_scale = self.kargs
+        # With gravity, the blocks run in ``gravity_steps`` parts, each followed by a step on
+        # the Gram terms (with the Gram matrices of the moment) weighted 1 / gravity_steps:
+        # the epoch's total gradient of the unobserved term is unchanged, but the per-entry
+        # -w0 <u, v>^2 corrections no longer run a whole epoch unbalanced.
+        parts = model.gravity_steps if self.gravity else 1
+        for part in np.array_split(order, parts):
+            if stop is not None and stop():
+                return False
+            _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
+                               np.ascontiguousarray(part), True, self.row_div, self.col_div,
+                               U, V, self.ub, self.vb, self.g2u, self.g2v, self.g2ub,
+                               self.g2vb, self.mu, w0, self.gravity, self.negatives,
+                               self.lam_rows, self.lam_cols, row_scale, col_scale, kind,
+                               alpha, eps, binary, has_scale, model.biases, lr, self.schedule,
+                               seeds)
+            if self.gravity:
+                w0_part = self.w0 / parts
+                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf)
+                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf)
+        penalty_steps(self, lr)
+        return True
+
+    def state(self):
+        return self.U.copy(), self.V.copy(), self.ub.copy(), self.vb.copy()
+
+    def restore(self, state):
+        self.U[:], self.V[:], self.ub[:], self.vb[:] = state
+
+
+def penalty_steps(run, lr):
+    """The penalty steps of the rows and columns without entries of an epoch's state."""
+    adagrad = run.schedule == SCHEDULES["adagrad"]
+    for rows, X, Xb, lam, g2, g2b in (
+            (run.empty_rows, run.U, run.ub, run.lam_rows, run.g2u, run.g2ub),
+            (run.empty_cols, run.V, run.vb, run.lam_cols, run.g2v, run.g2vb)):
+        if rows.size:
+            _penalty_step(rows, X, Xb, lam, lr, g2 if adagrad else None,
+                          g2b if adagrad else None)
+
+
+def _penalty_step(rows, X, Xb, lam, lr, g2, g2b):
+    """One step on the penalty lam_i (||x_i||^2 + b_i^2) of the given rows (rows without
+    entries, which the entry kernel never visits; their factors decay towards the
+    penalty's minimum, zero). Per-coordinate steps when ``g2`` (AdaGrad) is given."""
+    dt = X.dtype.type
+    two_lam = dt(2) * lam[rows]
+    for x, acc in ((X[rows], None if g2 is None else g2[rows]),
+                   (Xb[rows][:, None], None if g2b is None else g2b[rows][:, None])):
+        g = two_lam[:, None] * x
+        if acc is not None:
+            acc += g * g
+            x -= dt(lr) * g / np.sqrt(acc + dt(1e-8))
+        else:
+            x -= dt(lr) * g
+        if x.shape[1] == X.shape[1]:
+            X[rows] = x
+            if acc is not None:
+                g2[rows] = acc
+        else:
+            Xb[rows] = x[:, 0]
+            if acc is not None:
+                g2b[rows] = acc[:, 0]
+
+
+def _gravity_chunk(d, dtype):
+    return max(1, _GRAVITY_BYTES // (d * np.dtype(dtype).itemsize))
+
+
+def _gravity_step(X, Y, w0, lr, g2x, schedule, buf):
+    """x_i -= lr * 2 w0 (Y^T Y) x_i for every row of X (the gradient of the Gram terms
+    w0 x_i^T (Y^T Y) x_i; per-coordinate steps with adagrad). BLAS forms the products
+    chunk by chunk into ``buf``; the kernel applies them."""
+    gram = (Y.T @ Y).astype(X.dtype)
+    step = buf.shape[0]
+    adagrad = schedule == SCHEDULES["adagrad"]
+    for start in range(0, X.shape[0], step):
+        stop = min(start + step, X.shape[0])
+        XG = np.matmul(X[start:stop], gram, out=buf[:stop - start])
+        _sgd_gravity_rows(X[start:stop], XG, w0, lr, g2x[start:stop] if adagrad else g2x,
+                          schedule)
+
+
+def validation_loss(csr, U, V, ub, vb, mu, w):
+    """Weighted mean squared error on the stored entries of ``csr``."""
+    m, n = csr.shape
+    dtype = U.dtype
+    chunks = _balanced_chunks(csr.indptr, U.shape[1], n_chunks_for(m))
+    row_off = (ub + mu).astype(dtype) if ub is not None else np.zeros(m, dtype)
+    col_off = vb.astype(dtype) if vb is not None else np.zeros(n, dtype)
+    obs, _ = _loss_weighted(csr.indptr, csr.indices, csr.data, U, V, row_off, col_off,
+                            *w.kernel_args(csr.shape, False, np.float64), chunks)
+    total_w = float(w.weights_and_targets(csr)[0].sum())
+    return float(np.sum(obs) / total_w) if total_w > 0 else 0.0
