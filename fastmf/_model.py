@@ -337,8 +337,10 @@ class FactorModel(Params, Scoring):
 
     # ------------------------------------------------------------------ objective, I/O
     @locked
-    def loss(self, A):
-        """The model's objective (see :func:`fastmf.objective`) on ``A`` with its factors."""
+    def objective(self, A):
+        """The shared objective (see :func:`fastmf.objective`) of ``A`` with this model's
+        factors and weighting. (SGD's ranking losses do not minimize it; their own sampled
+        loss is in ``history_``.)"""
         self._check_fitted()
         csr = self._check_data(A, shape=(self.n_users, self.n_items))
         with thread_context(self._threads()):

@@ -65,9 +65,30 @@ class SGD(FactorModel):
         larger d the extra cost is larger: 3.3x on 100k x 20k x 1M at d = 64).
     init_scale : float, default 0.1
         Standard deviation of the initial factors.
+    loss : {'squared', 'logistic', 'bpr', 'warp'}, default 'squared'
+        'squared': the shared weighted objective above (comparable with WALS on one
+        axis). The ranking losses, for implicit feedback, score
+        :math:`x_{ij} = \langle u_i, v_j\rangle` (:math:`+ c_j` with ``biases``) and have
+        no exact objective through the Gram trick; each epoch records its own mean sampled
+        loss as ``sampled_loss`` in ``history_`` (no ``objective``):
+
+        * 'logistic': binary cross-entropy, label 1 with the confidence weight on each
+          stored entry and label 0 with weight 1 on ``negatives`` sampled items;
+        * 'bpr': Bayesian personalized ranking (Rendle et al. 2009), one (user, seen item,
+          sampled unseen item) triple per stored entry;
+        * 'warp': WARP (Weston et al. 2011), sampling until an item violates the margin
+          (at most ``max_trials`` draws) and weighting the step by the estimated rank.
+
+        ``w0``, ``unobserved`` and ``gravity_steps`` do not apply to them.
+    sampling : {'uniform', 'popularity'}, default 'uniform'
+        How the ranking losses draw negatives: uniformly, or in proportion to the items'
+        counts in the training data. Items the user has seen are redrawn (3 draws).
+    max_trials : int, default 50
+        Draws per entry of the 'warp' search.
     w0, alpha, confidence, epsilon, target, row_weights, col_weights, reg, reg_exponent,
     biases, dtype, num_threads, random_state
-        As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0``).
+        As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0`` with the squared loss; with
+        a ranking loss it adds item biases only).
 
     Notes
     -----

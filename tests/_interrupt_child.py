@@ -38,6 +38,6 @@ except KeyboardInterrupt as exc:
         out["iterations"] = len(model.history_)
         out["finite"] = bool(np.isfinite(model.user_factors).all()
                              and np.isfinite(model.item_factors).all())
-        out["loss"] = model.loss(A)
+        out["loss"] = model.objective(A)
         out["last"] = model.history_[-1]["objective"]
 print(json.dumps(out), flush=True)

@@ -91,7 +91,7 @@ def test_save_load_round_trip(tmp_path, A, name, params):
     np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
     for a, b in zip(loaded.recommend([0, 1, 2], k=5), model.recommend([0, 1, 2], k=5)):
         np.testing.assert_array_equal(a, b)
-    assert loaded.loss(A) == model.loss(A)
+    assert loaded.objective(A) == model.objective(A)
     assert loaded.history_ == model.history_
 
 

@@ -31,7 +31,7 @@ def test_svd_reports_the_shared_objective_and_is_reproducible():
     want = fastmf.objective(A, a.user_factors, a.item_factors, w0=1.0, reg=0.005,
                             reg_exponent=1.0)
     assert a.history_[0]["objective"] == pytest.approx(want, rel=1e-6)
-    assert a.loss(A) == pytest.approx(want, rel=1e-6)
+    assert a.objective(A) == pytest.approx(want, rel=1e-6)
     ids, _ = a.recommend([0, 1], k=3)
     assert ids.shape == (2, 3)
 

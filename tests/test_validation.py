@@ -134,7 +134,7 @@ def test_methods_validate_ids_and_shapes(A):
     with pytest.raises(ValueError, match="A_rows must have 8 columns"):
         model.fold_in(random_csr(2, 7, 0.3, 0))
     with pytest.raises(ValueError, match="A must have 8 columns"):
-        model.loss(random_csr(10, 7, 0.3, 0))
+        model.objective(random_csr(10, 7, 0.3, 0))
 
 
 def test_load_rejects_foreign_files(tmp_path):

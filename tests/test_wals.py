@@ -40,7 +40,7 @@ def test_history_objective_is_the_exact_objective(small_counts, params):
                   global_mean=model.global_mean)
     want = dense_objective(small_counts, model.user_factors, model.item_factors, **kw)
     assert model.history_[-1]["objective"] == pytest.approx(want, rel=1e-10)
-    assert model.loss(small_counts) == pytest.approx(want, rel=1e-10)
+    assert model.objective(small_counts) == pytest.approx(want, rel=1e-10)
 
 
 @pytest.mark.parametrize("params", [IMPLICIT, EXPLICIT])
@@ -160,7 +160,7 @@ def test_save_load_round_trip(tmp_path, small_counts, params):
     a = model.recommend([0, 1, 2], k=5)
     b = loaded.recommend([0, 1, 2], k=5)
     np.testing.assert_array_equal(a[0], b[0])
-    assert loaded.loss(small_counts) == model.loss(small_counts)
+    assert loaded.objective(small_counts) == model.objective(small_counts)
 
 
 def test_callback_sees_each_iteration_and_can_stop(small_counts):
