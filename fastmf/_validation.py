@@ -340,11 +340,16 @@ def _csr_from_coordinates(name, fmt, rows, cols, data, shape, dtype):
     # Checked: scipy's conversion now only sees in-range coordinates.
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported later
         coo = sp.coo_array((data.astype(dtype, copy=False),
-                            (rows.astype(np.int64, copy=False),
-                             cols.astype(np.int64, copy=False))), shape=shape)
+                            (_native_index(rows), _native_index(cols))), shape=shape)
         B = coo.tocsr()
-        B.sum_duplicates()
     return B.indptr, B.indices, B.data
+
+
+def _native_index(arr):
+    """A checked index array as int32 or int64 (values already known to be in range)."""
+    if arr.dtype in (np.dtype(np.int32), np.dtype(np.int64)):
+        return arr
+    return arr.astype(np.int64)
 
 
 def _is_canonical(indptr, indices):
@@ -365,7 +370,7 @@ def _canonical_csr(name, indptr, indices, data, shape, dtype, nonnegative, keep_
     """:class:`Csr` from checked CSR arrays: int32 indices when they fit (int64 index
     arrays are kept as they are with ``keep_int64``), ``dtype`` values, sorted indices with
     duplicates summed, finite values."""
-    _check_finite(name, data)
+    raw = data
     nnz, n = indices.shape[0], shape[1]
     int64 = np.dtype(np.int64)
     index_dtype = (np.int64 if (keep_int64 and int64 in (indptr.dtype, indices.dtype))
@@ -381,6 +386,7 @@ def _canonical_csr(name, indptr, indices, data, shape, dtype, nonnegative, keep_
             indices = np.ascontiguousarray(B.indices, dtype=index_dtype)
             data = np.ascontiguousarray(B.data, dtype=dtype)
     if data.size and not np.all(np.isfinite(data)):
+        _check_finite(name, raw)  # NaN or inf in the input itself
         raise ValueError(f"{name} holds values too large for {dtype.name}: they overflow to "
                          f"infinity when converted or when duplicate entries are summed.")
     if nonnegative and data.size and data.min() < 0:
@@ -443,8 +449,14 @@ def check_matrix(A, name="A", *, dtype, nonnegative=False, shape=None):
     if fmt == "csc":
         indptr, rows, data = _check_compressed(name, "CSC", A.indptr, A.indices, A.data,
                                                n, m, "row indices")
-        coords = rows, _major_coordinates(indptr), data
-    elif fmt == "coo":
+        _check_finite(name, data)
+        # Checked: scipy's transposition now only sees a valid structure.
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported later
+            C = sp.csc_array((data.astype(dtype, copy=False), _native_index(rows),
+                              _native_index(indptr)), shape=shape)
+            B = C.tocsr()
+        return _canonical_csr(name, B.indptr, B.indices, B.data, shape, dtype, nonnegative)
+    if fmt == "coo":
         coords = getattr(A, "coords", None)
         if coords is None:
             coords = (A.row, A.col)

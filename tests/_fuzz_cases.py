@@ -369,9 +369,13 @@ def _raw_inputs(draw, dense):
     return out
 
 
+FAMILIES = ("valid", "structure", "data", "shape", "raw")
+
+
 @st.composite
-def cases(draw):
-    """One fuzz case: a recipe plus the entry point, model dtype and expectation."""
+def cases(draw, fmt=None, family=None):
+    """One fuzz case: a recipe plus the entry point, model dtype and expectation. ``fmt``
+    and ``family`` fix the format and the kind of input (else they are drawn too)."""
     m = draw(st.integers(1, 6))
     n = draw(st.integers(1, 6))
     # empty shapes (0 x n, m x 0, 0 x 0) now and then, not as often as hypothesis would
@@ -382,8 +386,10 @@ def cases(draw):
     seed = draw(st.integers(0, 2**16))
     target = draw(st.sampled_from(TARGETS))
     dtype = draw(st.sampled_from(["float32", "float64"]))
-    family = draw(st.sampled_from(["valid", "valid", "structure", "data", "shape", "raw"]))
-    fmt = draw(st.sampled_from(FORMATS))
+    if family is None:
+        family = draw(st.sampled_from(["valid", "valid", "structure", "data", "shape", "raw"]))
+    if fmt is None:
+        fmt = draw(st.sampled_from(FORMATS))
     case = {"base": (m, n, density, seed), "format": fmt,
             "container": draw(st.sampled_from(["array", "matrix"])),
             "target": target, "dtype": dtype}

@@ -25,22 +25,26 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 import fastmf
-from _fuzz_cases import CONTENT_ERRORS, cases
+from _fuzz_cases import CONTENT_ERRORS, FAMILIES, FORMATS, cases
 
 WORKER = Path(__file__).resolve().parent / "_fuzz_worker.py"
 
 
 def generate(n):
-    """``n`` (or slightly fewer, if hypothesis finds duplicates) cases, reproducibly."""
+    """About ``n`` cases, reproducibly, spread evenly over the formats and the kinds of
+    input (hypothesis draws each stratum's cases; it may find a few duplicates)."""
+    strata = [(fmt, family) for fmt in FORMATS for family in FAMILIES if family != "raw"]
+    strata.append((None, "raw"))
+    per = -(-n // len(strata))
     out = []
+    for fmt, family in strata:
+        @settings(max_examples=per, derandomize=True, deadline=None, database=None,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(cases(fmt, family))
+        def collect(case):
+            out.append(case)
 
-    @settings(max_examples=n, derandomize=True, deadline=None, database=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(cases())
-    def collect(case):
-        out.append(case)
-
-    collect()
+        collect()
     return out
 
 
@@ -69,7 +73,9 @@ def _run(path, first, last=None, timeout=600):
 
 
 def run_cases(case_list, tmp_path):
-    """Outcome of every case (index -> event) and the cases that killed their process."""
+    """Outcome of every case (index -> event) and the crashes: each names the case that
+    killed its process, found from the worker's report or, when the crash came later than
+    the case that corrupted memory, by bisecting the batch."""
     path = tmp_path / "cases.pkl"
     with open(path, "wb") as f:
         pickle.dump(case_list, f)
@@ -80,17 +86,42 @@ def run_cases(case_list, tmp_path):
         results.update(got)
         if proc.returncode == 0:
             break
-        if running is None:
+        if proc.returncode > 0 or (running is None and not got):
             raise AssertionError(f"the fuzz worker failed outside any case (exit "
                                  f"{proc.returncode}):\n{proc.stderr[-3000:]}")
-        # Confirm the culprit alone: a crash that does not repeat was caused by an earlier
-        # case of the batch corrupting memory without crashing.
-        alone, _, _ = _run(path, running, running + 1)
-        crashes.append({"case": running, "label": case_list[running]["label"],
-                        "returncode": proc.returncode, "alone": alone.returncode,
-                        "batch_start": first, "stderr": proc.stderr[-1500:]})
-        first = running + 1
+        last = running if running is not None else max(got)
+        crash = {"returncode": proc.returncode, "stderr": proc.stderr[-1500:]}
+        if running is not None and _run(path, running, running + 1)[0].returncode < 0:
+            crash.update(case=running, how="also when run alone")
+            crashes.append(crash)
+        else:
+            where = (f"while running case {running}" if running is not None
+                     else f"at exit, after case {last}")
+            for culprit in _bisect(path, first, last + 1):
+                if isinstance(culprit, int):
+                    crashes.append(dict(crash, case=culprit, how=f"the batch from case "
+                                        f"{first} died {where}; bisected to this case"))
+                else:
+                    crashes.append(dict(crash, case=culprit[0], how=f"the batch from case "
+                                        f"{first} died {where}; cases {culprit[0]}.."
+                                        f"{culprit[1] - 1} crash only together"))
+        first = last + 1
+    for c in crashes:
+        c["label"] = case_list[c["case"]]["label"]
     return results, crashes
+
+
+def _bisect(path, lo, hi):
+    """The cases in [lo, hi) that kill a process on their own (or the smallest range that
+    does, when only cases together do); [lo, hi) is known to crash."""
+    if hi - lo == 1:
+        return [lo]
+    mid = (lo + hi) // 2
+    found = []
+    for a, b in ((lo, mid), (mid, hi)):
+        if _run(path, a, b)[0].returncode < 0:
+            found += _bisect(path, a, b)
+    return found or [(lo, hi)]
 
 
 def check(case_list, tmp_path):
@@ -99,10 +130,8 @@ def check(case_list, tmp_path):
     seconds = time.perf_counter() - t0
     problems = []
     for c in crashes:
-        how = ("also alone" if c["alone"] < 0 else
-               f"not alone: an earlier case from {c['batch_start']} corrupted memory")
         problems.append(f"case {c['case']} ({c['label']}) killed the process "
-                        f"(returncode {c['returncode']}; {how})\n{c['stderr']}")
+                        f"(returncode {c['returncode']}; {c['how']})\n{c['stderr']}")
     crashed = {c["case"] for c in crashes}
     for i, case in enumerate(case_list):
         if i in crashed:
@@ -143,13 +172,13 @@ def test_fuzz_inputs_many(tmp_path):
 def test_a_crash_names_its_case(tmp_path, monkeypatch):
     """The harness itself: a case that kills its process is found and named."""
     import _fuzz_worker
-    case_list = generate(5)
+    case_list = generate(5)[:5]
     case_list[2] = dict(case_list[2], target="crash", label="deliberate crash")
     monkeypatch.setattr(sys.modules[__name__], "WORKER",
                         _crashing_worker(tmp_path, _fuzz_worker.__file__))
     results, crashes = run_cases(case_list, tmp_path)
     assert [c["case"] for c in crashes] == [2]
-    assert crashes[0]["returncode"] < 0 and crashes[0]["alone"] < 0
+    assert crashes[0]["returncode"] < 0 and crashes[0]["how"] == "also when run alone"
     assert set(results) == {0, 1, 3, 4}
 
 
