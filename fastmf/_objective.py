@@ -179,6 +179,11 @@ def objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0, targe
     Returns
     -------
     float
+
+    Raises
+    ------
+    FloatingPointError
+        When the value overflows float64 (factors or values far too large).
     """
     owner = "objective"
     weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target, reg,

@@ -345,7 +345,6 @@ def _shape_corruptions(draw, A, fmt):
 
 def _raw_inputs(draw, dense):
     """Dense arrays and things that are no matrix at all."""
-    m, n = dense.shape
     dt = draw(st.sampled_from(DATA_DTYPES))
     out = [("dense array", dense.astype(dt), "accept"),
            ("dense np.matrix", dense.view(np.matrix), "accept"),
@@ -407,11 +406,11 @@ def cases(draw, fmt=None, family=None):
         ops = ()
     else:
         if family == "structure":
-            options = {"csr": _compressed_corruptions, "csc": _compressed_corruptions,
-                       "bsr": _compressed_corruptions, "coo": lambda d, B, f: _coo_corruptions(d, B),
-                       "dia": lambda d, B, f: _dia_corruptions(d, B),
-                       "lil": lambda d, B, f: _lil_corruptions(d, B),
-                       "dok": lambda d, B, f: _dok_corruptions(d, B)}[fmt](draw, A, fmt)
+            if fmt in ("csr", "csc", "bsr"):
+                options = _compressed_corruptions(draw, A, fmt)
+            else:
+                options = {"coo": _coo_corruptions, "dia": _dia_corruptions,
+                           "lil": _lil_corruptions, "dok": _dok_corruptions}[fmt](draw, A)
         elif family == "data" and fmt not in ("lil", "dok"):
             options = _data_corruptions(draw, A, fmt)
         else:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
+from _fuzz_cases import base_matrix, build
 
-import fastmf  # noqa: E402
-from _fuzz_cases import base_matrix, build  # noqa: E402
+import fastmf
 
 # Exceptions that count as a clear refusal; anything else is reported as not ordinary.
 ORDINARY = (ValueError, TypeError, FloatingPointError, MemoryError, fastmf.NotFittedError)

@@ -8,8 +8,9 @@ documentation cannot drift from the behaviour it describes.
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pytest

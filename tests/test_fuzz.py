@@ -22,10 +22,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _fuzz_cases import CONTENT_ERRORS, FAMILIES, FORMATS, cases
 from hypothesis import HealthCheck, Phase, given, settings
 
 import fastmf
-from _fuzz_cases import CONTENT_ERRORS, FAMILIES, FORMATS, cases
 
 WORKER = Path(__file__).resolve().parent / "_fuzz_worker.py"
 
@@ -60,7 +60,8 @@ def _run(path, first, last=None, timeout=600):
     args = [sys.executable, str(WORKER), str(path), str(first)]
     if last is not None:
         args.append(str(last))
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_env())
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_env(),
+                          check=False)
     results, running = {}, None
     for line in proc.stdout.splitlines():
         event = json.loads(line)
