@@ -172,9 +172,11 @@ class Interactions:
     def from_matrix(cls, A, user_ids=None, item_ids=None):
         """Interactions holding the stored entries of a sparse matrix; ids default to the
         row and column indices."""
+        from ._validation import check_matrix
         if not sp.issparse(A):
             raise TypeError(f"A must be a scipy.sparse matrix; got {type(A).__name__}.")
-        coo = sp.coo_array(A)
+        # structure checked before scipy touches it (a corrupt matrix must not crash)
+        coo = sp.coo_array(check_matrix(A, "A", dtype=np.float64).to_scipy())
         m, n = A.shape
         users = coo.row.astype(np.int64)
         items = coo.col.astype(np.int64)

@@ -35,7 +35,16 @@ def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
             su = su + user_biases.astype(np.float64) ** 2
             sv = sv + item_biases.astype(np.float64) ** 2
         total += float(lam_u @ su + lam_v @ sv)
+    if not np.isfinite(total):
+        raise FloatingPointError(
+            f"The objective is not finite ({total}): it overflows float64. The factors or "
+            f"the values of A are too large (largest |factor| {_max_abs(U, V):.3g}, largest "
+            f"|value| {_max_abs(csr.data[:csr.nnz]):.3g}).")
     return float(total)
+
+
+def _max_abs(*arrays):
+    return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
 
 
 def objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0, target="binary",
@@ -75,6 +84,11 @@ def objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0, targe
     Returns
     -------
     float
+
+    Raises
+    ------
+    FloatingPointError
+        When the value overflows float64 (factors or values far too large).
     """
     owner = "objective"
     weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target, reg,

@@ -423,7 +423,9 @@ def test_bad_data(data, implicit):
     with pytest.raises(ValueError, match="rmse needs stored entries"):
         M.rmse(implicit, empty)
     with pytest.raises(TypeError, match="test must be a scipy.sparse"):
-        M.mae(implicit, test.toarray())
+        M.mae(implicit, test.toarray().tolist())
+    # a dense numpy array is read as CSR of its non-zeros
+    assert M.mae(implicit, test.toarray()) == M.mae(implicit, test)
     with pytest.raises(ValueError, match="users must lie in"):
         M.coverage(implicit, train, users=[50])
     with pytest.raises(ValueError, match="users is empty"):
