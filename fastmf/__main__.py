@@ -34,7 +34,9 @@ def _add_data_options(p):
     g = p.add_argument_group("data files (CSV / TSV / Parquet with a header row)")
     g.add_argument("--user", default="user", help="user id column (default: user)")
     g.add_argument("--item", default="item", help="item id column (default: item)")
-    g.add_argument("--value", default=None, help="value column (default: every entry is 1)")
+    g.add_argument("--value", default=None,
+                   help="value column (default: the column named value, rating or count if "
+                        "there is one, else every entry is 1)")
     g.add_argument("--timestamp", default=None, help="timestamp column (time splits)")
     g.add_argument("--sep", default=None, help="delimiter (default: tab for .tsv, else comma)")
     p.add_argument("--data-home", default=None,
@@ -57,10 +59,19 @@ def _add_model_options(p, model_default="wals"):
 
 
 def _read(args, source):
-    from ._io import read_interactions
-    return read_interactions(source, user=args.user, item=args.item, value=args.value,
+    from ._io import detect_value_column, read_interactions
+    value = args.value
+    if value is None:
+        value = detect_value_column(source, args.sep)
+        if value is not None:
+            _say(args)(f"using column {value!r} as the value of each entry (--value names "
+                       f"another)")
+    data = read_interactions(source, user=args.user, item=args.item, value=value,
                              timestamp=args.timestamp, sep=args.sep, data_home=args.data_home,
                              show_progress=not args.quiet)
+    if data.nnz == 0:
+        raise CommandError(f"{source} holds no interactions (a header and no rows?).")
+    return data
 
 
 def _kind(args, source):
@@ -324,6 +335,7 @@ def main(argv=None):
     except (CommandError, ValueError, TypeError, KeyError, OSError, ImportError,
             FloatingPointError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        message = " ".join(str(message).split())  # one line
         print(f"fastmf: error: {message}", file=sys.stderr)
         return 1
 

@@ -74,3 +74,31 @@ def read_interactions(source, *, user="user", item="item", value=None, timestamp
     vals = None if value is None else np.array(get[value], dtype=np.float64)
     ts = None if timestamp is None else np.array(get[timestamp], dtype=np.float64)
     return Interactions(ids(get[user]), ids(get[item]), vals, ts)
+
+
+#: Column names taken as the value of an entry when no value column is named.
+VALUE_COLUMNS = ("value", "rating", "count")
+
+
+def detect_value_column(source, sep=None):
+    """The one column of a delimited text or Parquet file named like a value (``value``,
+    ``rating``, ``count``), or None; raises ValueError when there are several."""
+    source = os.fspath(source)
+    if not os.path.isfile(source):
+        return None
+    if source.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+            header = list(pq.read_schema(source).names)
+        except ImportError:
+            return None
+    else:
+        if sep is None:
+            sep = "\t" if source.endswith((".tsv", ".tab")) else ","
+        with open(source, newline="") as f:
+            header = next(csv.reader(f, delimiter=sep), None) or []
+    found = [c for c in VALUE_COLUMNS if c in header]
+    if len(found) > 1:
+        raise ValueError(f"{source} has several value columns ({', '.join(found)}); name the "
+                         f"one to use with --value.")
+    return found[0] if found else None

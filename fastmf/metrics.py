@@ -30,6 +30,8 @@ When fewer than :math:`k` items remain after filtering, the list is shorter (``r
 pads it with -1) and the empty slots are misses; :math:`P@k` still divides by :math:`k`.
 """
 
+import warnings
+
 import numpy as np
 
 from . import _interrupts as interrupts
@@ -330,6 +332,7 @@ def evaluate(model, train, test, k=10, metrics=None):
     result = {}
     if ranked:
         result.update(ranking(model, train, test, ranked, "evaluate"))
+        _warn_if_disjoint(train, test)
     if any(r[1] == "auc" for r in requests):
         result["auc"] = auc_value(model, train, test, "evaluate")
     if any(r[1] in ("rmse", "mae") for r in requests):
@@ -339,6 +342,22 @@ def evaluate(model, train, test, k=10, metrics=None):
         result["rmse"] = float(np.sqrt(sse / test.nnz))
         result["mae"] = float(sae / test.nnz)
     return {key: result[key] for key, _, _ in requests}
+
+
+def _warn_if_disjoint(train, test):
+    """Test shares no user or no item with train: the ranking metrics mean nothing (they
+    are 0, or ties among untrained factors); say so."""
+    test_rows = np.flatnonzero(test.row_nnz() > 0)
+    shared_users = np.any(train.row_nnz()[test_rows] > 0)
+    train_items = np.zeros(train.shape[1], bool)
+    train_items[train.indices[:train.nnz]] = True
+    shared_items = np.any(train_items[test.indices[:test.nnz]])
+    if not (shared_users and shared_items):
+        what = "users" if not shared_users else "items"
+        warnings.warn(f"Test and train share no {what}: nothing the model learned applies "
+                      f"to the test entries, so the ranking metrics mean nothing (were they "
+                      f"indexed with the training set's ids, e.g. train.like(...)?).",
+                      RuntimeWarning, stacklevel=3)
 
 
 __all__ = ["auc", "coverage", "evaluate", "mae", "map_at_k", "ndcg_at_k", "precision_at_k",

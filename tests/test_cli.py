@@ -101,3 +101,45 @@ def test_compare_default_runs_offline_and_writes_outputs(tmp_path, capsys):
     assert (out / "curves.json").stat().st_size > 0
     pytest.importorskip("matplotlib")
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unusable_inputs_exit_non_zero_with_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("user,item,value\n")
+    assert main(["fit", str(empty), "-o", str(tmp_path / "m.npz"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no interactions" in err[0]
+    # a tampered model file: NaN factors
+    good = tmp_path / "good.csv"
+    good.write_text("user,item\na,x\nb,y\na,y\nc,x\n")
+    assert main(["fit", str(good), "-o", str(tmp_path / "g.npz"), "--factors", "2",
+                 "--quiet"]) == 0
+    with np.load(tmp_path / "g.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["user_factors"] = arrays["user_factors"].copy()
+    arrays["user_factors"][0, 0] = np.nan
+    np.savez(tmp_path / "bad.npz", **arrays)
+    capsys.readouterr()
+    assert main(["recommend", str(tmp_path / "bad.npz"), "a"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "user_factors" in err[0] and "NaN" in err[0]
+
+
+def test_a_value_column_is_used_or_its_ambiguity_is_an_error(tmp_path, capsys):
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\na,x,5\nb,y,1\na,y,2\nc,x,4\n")
+    assert main(["fit", str(path), "-o", str(tmp_path / "m.npz"), "--factors", "2"]) == 0
+    assert "using column 'rating'" in capsys.readouterr().out
+    both = tmp_path / "b.csv"
+    both.write_text("user,item,rating,count\na,x,5,1\n")
+    assert main(["fit", str(both), "-o", str(tmp_path / "m.npz"), "--quiet"]) == 1
+    assert "several value columns (rating, count)" in capsys.readouterr().err
+
+
+def test_metrics_of_disjoint_splits_warn():
+    import scipy.sparse as sp
+    train = sp.csr_array(np.array([[1.0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]))
+    test = sp.csr_array(np.array([[0.0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 1]]))
+    model = fastmf.WALS(2, iterations=2, random_state=0).fit(train)
+    with pytest.warns(RuntimeWarning, match="share no users"):
+        fastmf.evaluate(model, train, test, k=2, metrics=["ndcg", "recall"])
