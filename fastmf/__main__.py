@@ -13,10 +13,8 @@ from ._progress import tqdm_available
 MODELS = ("wals", "sgd", "svd")
 # Parameters of each model for explicit ratings (the defaults are for implicit feedback).
 RATINGS_PRESETS = {
-    "wals": {"w0": 0.0, "target": "value", "confidence": "none", "biases": True,
-             "reg": 0.05, "solver": "cholesky"},
-    "sgd": {"w0": 0.0, "target": "value", "confidence": "none", "biases": True,
-            "reg": 0.02, "lr": 0.01},
+    "wals": {"kind": "ratings", "solver": "cholesky"},
+    "sgd": {"kind": "ratings"},
     "svd": {"target": "value", "w0": 0.0, "confidence": "none"},
 }
 

@@ -18,7 +18,9 @@ from . import _validation as v
 from ._ids import lookup_ids
 from ._interactions import Interactions
 from ._objective import objective_value
-from ._params import Bool, Dtype, Int, Options, Params, RandomState, Real, Threads, Weights
+from ._defaults import KINDS, nonnegative_needed, resolve
+from ._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real, Threads,
+                      Weights)
 from ._persistence import save_model
 from ._progress import progress_bar
 from ._scoring import NotFittedError, Scoring, locked
@@ -27,19 +29,21 @@ from ._weighting import CONFIDENCES, TARGETS, Weighting
 from .solvers import Side, half_sweep
 from .solvers import get as get_solver
 
-#: constraints of the parameters that define the objective (every model has them)
+#: constraints of the parameters that define the objective (every model has them);
+#: 'auto' values are resolved from the data at fit (fastmf._defaults)
 OBJECTIVE_CONSTRAINTS = {
     "factors": Int(1),
-    "w0": Real(0),
-    "alpha": Real(0),
-    "confidence": Options(CONFIDENCES),
-    "epsilon": Real(0, low_open=True),
-    "target": Options(TARGETS),
+    "kind": Options(KINDS),
+    "w0": Auto(Real(0)),
+    "alpha": Auto(Real(0)),
+    "confidence": Auto(Options(CONFIDENCES)),
+    "epsilon": Auto(Real(0, low_open=True)),
+    "target": Auto(Options(TARGETS)),
     "row_weights": Weights(),
     "col_weights": Weights(),
-    "reg": Real(0),
+    "reg": Auto(Real(0)),
     "reg_exponent": Real(0),
-    "biases": Bool(),
+    "biases": Auto(Bool()),
     "dtype": Dtype(),
     "num_threads": Threads(),
     "random_state": RandomState(),
@@ -47,6 +51,15 @@ OBJECTIVE_CONSTRAINTS = {
 
 # Columns a DataFrame passed to fit may hold.
 _FRAME_COLUMNS = ("user", "item", "value")
+
+
+class _Unweighted:
+    """Stands in for the weighting before 'auto' values are resolved (only the row and
+    column weights are read)."""
+
+    def __init__(self, p):
+        self.row_weights = getattr(p, "row_weights", None)
+        self.col_weights = getattr(p, "col_weights", None)
 
 
 class Run:
@@ -96,6 +109,8 @@ class FactorModel(Params, Scoring):
     # The weighting of the last fit (what fold_in and loss use).
     _weighting = None
     _fit_params = None
+    #: the parameters of the last fit with every 'auto' resolved from its data
+    resolved_params_ = None
 
     # ------------------------------------------------------------------ parameters
     def _check_param_combination(self, p):
@@ -111,6 +126,13 @@ class FactorModel(Params, Scoring):
     def _saved_params(self):
         """The parameters of the fit the state comes from (the current ones if unfitted)."""
         return self._fit_params if self.is_fitted and self._fit_params else self.get_params()
+
+    def _resolved_params(self):
+        """The parameters the last fit ran with, every 'auto' resolved (or the current
+        ones, checked, when unfitted)."""
+        if self.resolved_params_ is not None:
+            return dict(self.resolved_params_)
+        return vars(self._validate_params())
 
     def _threads(self):
         return resolve_num_threads(type(self).__name__, self.num_threads)
@@ -162,32 +184,48 @@ class FactorModel(Params, Scoring):
                                                "value" if "value" in cols else None)
         return A
 
-    def _check_data(self, A, name="A", shape=None, weighting=None, dtype=None):
+    def _check_data(self, A, name="A", shape=None, weighting=None, dtype=None,
+                    nonnegative=None):
         """``A`` as validated canonical CSR, with the row and column weights checked against
         its shape."""
         w = weighting or self._weighting
+        if nonnegative is None:
+            nonnegative = w.confidence != "none"
         A = self._as_input(A)
+        dtype = dtype or self.item_factors.dtype
         if isinstance(A, Interactions):
-            A = A.to_csr(dtype or self.item_factors.dtype)
-        csr = v.check_matrix(A, name, dtype=dtype or self.item_factors.dtype,
-                             nonnegative=w.confidence != "none", shape=shape)
+            A = A.to_csr(dtype)
+        csr = v.check_matrix(A, name, dtype=dtype, nonnegative=nonnegative, shape=shape)
         owner = type(self).__name__
-        v.check_weights_vector(owner, "row_weights", w.row_weights, csr.shape[0])
-        v.check_weights_vector(owner, "col_weights", w.col_weights, csr.shape[1])
+        rw = w.row_weights if w is not None else getattr(self, "row_weights", None)
+        cw = w.col_weights if w is not None else getattr(self, "col_weights", None)
+        v.check_weights_vector(owner, "row_weights", rw, csr.shape[0])
+        v.check_weights_vector(owner, "col_weights", cw, csr.shape[1])
         return csr
+
+    def _setup(self, A):
+        """What every fit starts with: the parameters checked and their 'auto' values
+        resolved from the data, the weighting, the validated matrix and the raw ids.
+        Returns (params, csr, ids); the weighting is ``self._weighting``."""
+        p = self._validate_params()
+        A = self._as_input(A)
+        ids = (A.user_ids, A.item_ids) if isinstance(A, Interactions) else (None, None)
+        csr = self._check_data(A, dtype=p.dtype, nonnegative=nonnegative_needed(p),
+                               weighting=_Unweighted(p))
+        p = resolve(p, csr)
+        self._check_param_combination(p)
+        self._weighting = self._build_weighting(p)
+        self.resolved_params_ = {k: val for k, val in vars(p).items()
+                                 if k in self.get_params()}
+        self._fit_params = self.get_params()
+        return p, csr, ids
 
     # ------------------------------------------------------------------ the fit loop
     @locked
     def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
              **options):
-        p = self._validate_params()
-        w = self._build_weighting(p)
-        A = self._as_input(A)
-        ids = (A.user_ids, A.item_ids) if isinstance(A, Interactions) else (None, None)
-        csr = self._check_data(A, weighting=w, dtype=p.dtype)
+        p, csr, ids = self._setup(A)
         self._forget_fit()
-        self._weighting = w
-        self._fit_params = self.get_params()
         self.history_ = []
         run = None
         try:
@@ -316,7 +354,7 @@ class FactorModel(Params, Scoring):
 
     def _fit_params_ns(self):
         from types import SimpleNamespace
-        return SimpleNamespace(**(self._fit_params or self.get_params()))
+        return SimpleNamespace(**self._resolved_params())
 
     def _rows_by_item_id(self, rows):
         """Interactions of new users -> CSR rows over this model's item columns."""

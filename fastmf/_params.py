@@ -91,6 +91,19 @@ class Optional:
         return None if value is None else self.inner.check(owner, name, value)
 
 
+class Auto:
+    """``'auto'`` (resolved from the data at fit, see :mod:`fastmf._defaults`), or a value
+    that passes ``inner``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, owner, name, value):
+        if isinstance(value, str) and value == "auto":
+            return value
+        return self.inner.check(owner, name, value)
+
+
 class Params:
     """``get_params`` / ``set_params`` / ``repr`` over the ``__init__`` arguments, and
     their validation against ``_parameter_constraints`` (name -> constraint)."""
@@ -121,8 +134,10 @@ class Params:
 
     def check_params(self):
         """Raise ValueError naming the first parameter that ``fit`` would reject (fit
-        checks them anyway); returns self."""
-        self._validate_params()
+        checks them anyway; rules that depend on the data wait for it); returns self."""
+        p = self._validate_params()
+        if not any(isinstance(val, str) and val == "auto" for val in vars(p).values()):
+            self._check_param_combination(p)
         return self
 
     def _validate_params(self):
@@ -135,9 +150,7 @@ class Params:
             value = getattr(self, name)
             constraint = self._parameter_constraints.get(name)
             out[name] = value if constraint is None else constraint.check(owner, name, value)
-        p = SimpleNamespace(**out)
-        self._check_param_combination(p)
-        return p
+        return SimpleNamespace(**out)
 
     def _check_param_combination(self, p):
         """Rules that involve several parameters (subclasses extend)."""

@@ -43,6 +43,11 @@ def save_model(model, path):
     params, arrays = _encode_params(model._saved_params())
     meta = {"class": type(model).__name__, "params": params,
             "global_mean": float(model.global_mean), "format": FORMAT}
+    if model.is_fitted and model.resolved_params_ is not None:
+        resolved, resolved_arrays = _encode_params(model.resolved_params_)
+        meta["resolved"] = resolved
+        arrays.update({"resolved__" + k[len("param__"):]: a
+                       for k, a in resolved_arrays.items()})
     state = {"meta": np.array(json.dumps(meta))}
     if model.is_fitted:
         state["user_factors"] = model.user_factors
@@ -108,6 +113,15 @@ def _vector(z, path, name, length, kind="f"):
     return arr
 
 
+def _decode_dtype(params):
+    if isinstance(params.get("dtype"), str):
+        try:
+            params["dtype"] = np.dtype(params["dtype"]).type
+        except TypeError:
+            pass  # reported by the parameter check
+    return params
+
+
 def load_model(path):
     """Read a model written by ``save``, checking every field against the others."""
     try:
@@ -124,17 +138,27 @@ def load_model(path):
         if meta.get("format") != FORMAT:
             raise _bad(path, "format", f"is {meta.get('format')!r}, this version reads "
                                        f"{FORMAT}")
-        if isinstance(params.get("dtype"), str):
-            try:
-                params["dtype"] = np.dtype(params["dtype"]).type
-            except TypeError:
-                pass  # reported by the parameter check below
+        params = _decode_dtype(params)
         for key in z.files:
             if key.startswith("param__"):
                 params[key[len("param__"):]] = z[key]
+        resolved = meta.get("resolved")
         try:
             model = cls(**params)
-            model._weighting = model._build_weighting(model._validate_params())
+            model._validate_params()
+            if isinstance(resolved, dict):
+                resolved = _decode_dtype(dict(resolved))
+                for key in z.files:
+                    if key.startswith("resolved__"):
+                        resolved[key[len("resolved__"):]] = z[key]
+                # the values the fit ran with, checked like parameters
+                checked = cls(**{k: val for k, val in resolved.items()
+                                 if k in params})._validate_params()
+                model.resolved_params_ = vars(checked)
+                model._fit_params = model.get_params()
+                model._weighting = model._build_weighting(checked)
+            elif "user_factors" in z.files:
+                model._weighting = model._build_weighting(model._validate_params())
         except (TypeError, ValueError) as exc:
             raise ModelFileError(f"{path}: invalid parameters ({exc}).") from None
         gm = meta.get("global_mean", 0.0)

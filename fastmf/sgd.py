@@ -6,7 +6,7 @@ from . import _interrupts as interrupts
 from . import _validation as v
 from ._kernels.sgd import SCHEDULES
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
-from ._params import Int, Options, Real
+from ._params import Auto, Int, Options, Real
 from ._persistence import register_model
 from ._sgd_epochs import Epochs, validation_loss
 from ._sgd_ranking import RANKING_LOSSES, RankingEpochs
@@ -43,11 +43,15 @@ class SGD(FactorModel):
     Parameters
     ----------
     factors : int, default 64
-    lr : float, default 0.01
-        Step size.
-    lr_schedule : {'constant', 'inverse', 'adagrad'}, default 'constant'
+    kind : {'implicit', 'ratings'}, default 'implicit'
+        Preset of the objective, as in :class:`fastmf.WALS`.
+    lr : float or 'auto', default 'auto'
+        Step size. 'auto': 0.05 with AdaGrad for implicit feedback, ``0.01 / std(ratings)``
+        with a constant step for ratings.
+    lr_schedule : {'constant', 'inverse', 'adagrad', 'auto'}, default 'auto'
         'inverse': ``lr / (1 + lr_decay * epoch)``; 'adagrad': per-coordinate steps
-        ``lr / sqrt(sum of squared gradients)``.
+        ``lr / sqrt(sum of squared gradients)``. 'auto': 'adagrad' for implicit feedback,
+        'constant' for ratings.
     lr_decay : float, default 0.0
     epochs : int, default 20
     unobserved : {'gravity', 'negative_sampling'}, default 'gravity'
@@ -101,8 +105,8 @@ class SGD(FactorModel):
 
     _parameter_constraints = {
         **OBJECTIVE_CONSTRAINTS,
-        "lr": Real(0, low_open=True),
-        "lr_schedule": Options(tuple(SCHEDULES)),
+        "lr": Auto(Real(0, low_open=True)),
+        "lr_schedule": Auto(Options(tuple(SCHEDULES))),
         "lr_decay": Real(0),
         "epochs": Int(0),
         "unobserved": Options(UNOBSERVED),
@@ -114,13 +118,14 @@ class SGD(FactorModel):
         "max_trials": Int(1),
     }
 
-    def __init__(self, factors=64, *, lr=0.01, lr_schedule="constant", lr_decay=0.0,
-                 epochs=20, unobserved="gravity", negatives=5, gravity_steps=8,
-                 init_scale=0.1, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
-                 target="binary", row_weights=None, col_weights=None, reg=0.005,
-                 reg_exponent=1.0, biases=False, loss="squared", sampling="uniform",
+    def __init__(self, factors=64, *, kind="implicit", lr="auto", lr_schedule="auto",
+                 lr_decay=0.0, epochs=20, unobserved="gravity", negatives=5, gravity_steps=8,
+                 init_scale=0.1, w0="auto", alpha="auto", confidence="auto", epsilon="auto",
+                 target="auto", row_weights=None, col_weights=None, reg="auto",
+                 reg_exponent=1.0, biases="auto", loss="squared", sampling="uniform",
                  max_trials=50, dtype=np.float32, num_threads=None, random_state=None):
         self.factors = factors
+        self.kind = kind
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.lr_decay = lr_decay
@@ -175,10 +180,9 @@ class SGD(FactorModel):
     def prepare_epochs(self, A):
         """Validate and return the :class:`Epochs` that :meth:`fit` runs (``.epoch(e)``
         runs epoch ``e``), for benchmarks that time epochs one by one."""
-        p = self._validate_params()
-        w = self._build_weighting(p)
-        csr = self._check_data(A, weighting=w, dtype=p.dtype)
-        return Epochs(p, w, csr)
+        p, csr, _ = self._setup(A)
+        epochs = Epochs if p.loss == "squared" else RankingEpochs
+        return epochs(p, self._weighting, csr)
 
     def _start(self, csr, p, validation=None, patience=3):
         valid = None

@@ -33,43 +33,53 @@ class WALS(FactorModel):
 
     Two regimes, one estimator:
 
-    * implicit feedback (the defaults): ``w0 > 0``, ``target='binary'`` and the stored value
-      feeding a confidence weight, :math:`t_{ij} = 1`, :math:`w_{ij} = 1 + \alpha a_{ij}` --
-      Hu, Koren & Volinsky (2008) with ``w0 = 1``;
-    * explicit ratings: ``w0 = 0``, ``target='value'``, ``confidence='none'``, usually with
-      ``biases=True`` -- observed-only MF.
+    * implicit feedback (``kind='implicit'``, the default): ``w0 > 0``, ``target='binary'``
+      and the stored value feeding a confidence weight, :math:`t_{ij} = 1`,
+      :math:`w_{ij} = \kappa(a_{ij})` -- Hu, Koren & Volinsky (2008) with ``w0 = 1`` and
+      linear confidence;
+    * explicit ratings (``kind='ratings'``): ``w0 = 0``, ``target='value'``,
+      ``confidence='none'``, ``biases=True`` -- observed-only MF.
 
     Parameters
     ----------
     factors : int, default 64
         Embedding dimension d.
-    w0 : float, default 1.0
+    kind : {'implicit', 'ratings'}, default 'implicit'
+        Preset of the objective. 'implicit': implicit feedback (binary targets, confidence
+        weights, unobserved entries with target 0). 'ratings': explicit ratings
+        (observed-only, ``w0 = 0``, the value as target, no confidence, biases). Explicit
+        parameters override the preset.
+    w0 : float or 'auto', default 'auto'
         Weight of each unobserved entry (whose target is 0). 0 ignores unobserved entries.
-    alpha : float, default 1.0
-        Confidence scale.
-    confidence : {'linear', 'log', 'none'}, default 'linear'
+        'auto': 0 for ratings; for implicit feedback ``mean(kappa) * density / 0.3``, so
+        that observed entries carry 0.3 times the unobserved entries' total weight.
+    alpha : float or 'auto', default 'auto'
+        Confidence scale ('auto': 1).
+    confidence : {'linear', 'log', 'none', 'auto'}, default 'auto'
         Confidence :math:`\kappa(a)`: ``1 + alpha * a``, ``1 + alpha * log(1 + a / epsilon)``
-        or 1. Needs non-negative values unless 'none'.
-    epsilon : float, default 1.0
-        Scale inside the 'log' confidence.
-    target : {'binary', 'value'}, default 'binary'
+        or 1. Needs non-negative values unless 'none'. 'auto': 'none' for ratings and for
+        binary data, 'log' for counts.
+    epsilon : float or 'auto', default 'auto'
+        Scale inside the 'log' confidence ('auto': the median stored value).
+    target : {'binary', 'value', 'auto'}, default 'auto'
         Target of an observed entry: 1 (implicit feedback, the value feeds the weight) or
-        the stored value itself (weighted MF of ratings).
+        the stored value itself (ratings). 'auto' follows ``kind``.
     row_weights, col_weights : array-like, optional
         Frequency-based observation weights as in weighted MF: when either is given, an
         observed entry weighs :math:`w_0 + r_i c_j \kappa(a_{ij})` (a missing side counts
         as 1).
-    reg : float, default 0.005
-        :math:`\lambda`, the ridge penalty.
+    reg : float or 'auto', default 'auto'
+        :math:`\lambda`, the ridge penalty. 'auto': ``0.03 * mean(kappa)`` for implicit
+        feedback, ``0.08 * std(ratings)`` for ratings.
     reg_exponent : float, default 1.0
         :math:`\nu` in the frequency-scaled penalty :math:`s_i = (|\Omega_i| + w_0 n)^\nu`
         (Rendle et al. 2021); 0 gives the plain penalty :math:`\lambda`. Scaling by the
-        row's total weight keeps one ``reg`` sensible across data sets of different sizes:
-        the defaults (``alpha=1, reg=0.005, reg_exponent=1``) were within a few percent of
-        the best validation NDCG@20 found by grid search on MovieLens 100K and on
-        synthetic power-law data, where a plain ``reg`` had to be re-tuned for each.
-    biases : bool, default False
-        Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
+        row's total weight keeps one ``reg`` sensible across data sets of different sizes.
+
+    The 'auto' rules and the evidence for them are in :mod:`fastmf._defaults`; the values a
+    fit used are in ``resolved_params_``.
+    biases : bool or 'auto', default 'auto'
+        ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
     solver : {'cg', 'cholesky'} or a registered solver name, default 'cg'
         Row solver (see :mod:`fastmf.solvers`).
@@ -113,11 +123,13 @@ class WALS(FactorModel):
         "init_scale": Optional(Real(0.0, low_open=True)),
     }
 
-    def __init__(self, factors=64, *, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
-                 target="binary", row_weights=None, col_weights=None, reg=0.005,
-                 reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
+    def __init__(self, factors=64, *, kind="implicit", w0="auto", alpha="auto",
+                 confidence="auto", epsilon="auto", target="auto", row_weights=None,
+                 col_weights=None, reg="auto",
+                 reg_exponent=1.0, biases="auto", solver="cg", cg_steps=3, iterations=15,
                  init_scale=None, dtype=np.float32, num_threads=None, random_state=None):
         self.factors = factors
+        self.kind = kind
         self.w0 = w0
         self.alpha = alpha
         self.confidence = confidence
@@ -166,11 +178,7 @@ class WALS(FactorModel):
         :class:`fastmf.solvers.Sweeps` that :meth:`fit` runs (``sweeps.items()``,
         ``sweeps.users()``): the set-up of a fit, for benchmarks that time half-sweeps
         one by one."""
-        p = self._validate_params()
-        w = self._build_weighting(p)
-        csr = self._check_data(A, weighting=w, dtype=p.dtype)
-        self._weighting = w
-        self._fit_params = self.get_params()
+        p, csr, _ = self._setup(A)
         return self._start(csr, p).sweeps
 
     def _start(self, csr, p):

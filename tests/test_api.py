@@ -12,7 +12,8 @@ from conftest import random_csr
 import fastmf
 from fastmf import SGD, SVD, WALS, Interactions, solvers
 
-IMPLICIT = dict(w0=1.0, alpha=2.0, reg=0.1, reg_exponent=0.0)
+IMPLICIT = dict(w0=1.0, alpha=2.0, confidence="linear", target="binary", reg=0.1,
+                reg_exponent=0.0)
 RATINGS = dict(w0=0.0, confidence="none", target="value", reg=0.5, reg_exponent=0.0,
                biases=True)
 

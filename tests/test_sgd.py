@@ -6,10 +6,16 @@ from conftest import random_csr
 
 import fastmf
 import fastmf._sgd_epochs
-from fastmf import SGD
 from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
 from fastmf._weighting import check_weighting
 from fastmf._validation import check_matrix
+
+def SGD(*args, **kwargs):
+    """fastmf.SGD with the constant step these tests were written for (the default
+    schedule is 'auto')."""
+    kwargs.setdefault("lr_schedule", "constant")
+    return fastmf.SGD(*args, **kwargs)
+
 
 RATINGS = {"w0": 0.0, "confidence": "none", "target": "value", "reg": 0.05,
            "reg_exponent": 0.0, "biases": True}
@@ -256,7 +262,7 @@ def test_sgd_shares_the_model_surface(tmp_path):
     path = tmp_path / "sgd.npz"
     model.save(path)
     loaded = fastmf.load(path)
-    assert type(loaded) is SGD
+    assert type(loaded) is fastmf.SGD
     assert loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
     assert model.fold_in(A[[0]]).shape == (1, 4)

@@ -1,0 +1,110 @@
+"""Data-aware defaults: what ``'auto'`` parameters become at ``fit``, from the data alone.
+
+Presets: ``kind='implicit'`` (the default) is weighted MF of implicit feedback (binary
+targets, confidence weights, unobserved entries with target 0); ``kind='ratings'`` is
+observed-only MF of explicit ratings (``w0 = 0``, the value as target, no confidence,
+biases). Explicit parameters always win over a preset and over ``'auto'``.
+
+The rules (m users, n items, nnz stored values a, density rho = nnz / (m n)):
+
+implicit
+    * ``confidence``: 'none' when every stored value is the same (binary data), else 'log'
+      with ``alpha = 1`` and ``epsilon = median(a)``: kappa = 1 + log(1 + a / median(a)).
+      Linear confidence on raw counts gives a few entries extreme weights.
+    * ``w0 = mean(kappa) * rho / RATIO``: the observed entries carry RATIO = 0.3 times the
+      total weight of the unobserved ones, whatever the density. A fixed ``w0 = 1`` lets
+      the unobserved term swamp sparse catalogues (CiteULike-a: 17k items) and vanish in
+      dense ones.
+    * ``reg = REG * mean(kappa)`` with the frequency-scaled penalty (``reg_exponent = 1``):
+      as ``w0 n`` is then ``mean(kappa) * (mean row length) / RATIO``, the penalty is
+      relative to each row's weight and one REG = 0.03 suits catalogues of any size.
+    * SGD: ``lr_schedule = 'adagrad'``, ``lr = 0.05`` (a constant step that suits one data
+      scale diverges on another).
+
+ratings
+    * ``w0 = 0``, ``target = 'value'``, ``confidence = 'none'``, ``biases = True``;
+      ``reg = 0.08 * std(a)``; SGD: constant ``lr = 0.01 / std(a)``.
+
+Evidence (benchmarks/DEFAULTS.md, test NDCG@20 with these defaults over the best
+validation-tuned setting, 64 factors, 15 iterations): MovieLens 100K positives 1.00,
+CiteULike-a 0.93, synthetic small-dense 0.98, heavy-tailed counts 0.97, wide-sparse 0.81;
+the ratings preset reached the tuned RMSE on MovieLens 100K (0.911). The constants were
+chosen on validation splits only (maximizing the worst data set's ratio to its best).
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+AUTO = "auto"
+KINDS = ("implicit", "ratings")
+
+RATIO = 0.3
+REG = 0.03
+RATINGS_REG = 0.08
+RATINGS_LR = 0.01
+IMPLICIT_LR = 0.05
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == AUTO
+
+
+def nonnegative_needed(p):
+    """Whether the stored values must be >= 0 (confidence weighting) under ``p``."""
+    confidence = getattr(p, "confidence", "none")
+    if _is_auto(confidence):
+        return getattr(p, "kind", "implicit") == "implicit"
+    return confidence != "none"
+
+
+def resolve(p, csr):
+    """A copy of the validated parameters ``p`` with every ``'auto'`` replaced by its
+    data-aware value for the CSR matrix ``csr`` (the training data)."""
+    q = SimpleNamespace(**vars(p))
+    kind = getattr(q, "kind", "implicit")
+    a = np.asarray(csr.data[:csr.nnz], dtype=np.float64)
+    m, n = csr.shape
+    ratings = kind == "ratings"
+
+    def fill(name, value):
+        if _is_auto(getattr(q, name, None)):
+            setattr(q, name, value() if callable(value) else value)
+
+    fill("target", "value" if ratings else "binary")
+    fill("w0", 0.0 if ratings else None)          # implicit: set below, from the weights
+    if ratings:
+        fill("confidence", "none")
+    else:
+        fill("confidence", lambda: "none" if a.size == 0 or np.all(a == a[0]) else "log")
+    fill("alpha", 1.0)
+    fill("epsilon", lambda: _median_scale(a))
+    kappa_mean = _mean_confidence(a, q)
+    if q.w0 is None:
+        density = csr.nnz / (m * n) if m and n else 0.0
+        q.w0 = float(kappa_mean * density / RATIO)
+    fill("biases", lambda: ratings and q.w0 == 0)
+    spread = float(a.std()) if a.size > 1 else 0.0
+    spread = spread if spread > 0 else 1.0
+    fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
+    fill("lr_schedule", "constant" if ratings else "adagrad")
+    fill("lr", lambda: RATINGS_LR / spread if ratings else IMPLICIT_LR)
+    return q
+
+
+def _median_scale(a):
+    """epsilon of the log confidence: the median stored value (1 when it is not > 0)."""
+    if a.size == 0:
+        return 1.0
+    med = float(np.median(a))
+    return med if med > 0 and np.isfinite(med) else 1.0
+
+
+def _mean_confidence(a, q):
+    if a.size == 0 or q.confidence == "none":
+        return 1.0
+    if q.confidence == "linear":
+        kappa = 1 + q.alpha * a
+    else:
+        kappa = 1 + q.alpha * np.log1p(a / q.epsilon)
+    return float(kappa.mean())
