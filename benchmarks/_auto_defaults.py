@@ -13,13 +13,14 @@ Implicit feedback (``wals_implicit`` / ``sgd_implicit``):
   hundreds on count data with a heavy tail).
 * unobserved weight: w0 = mean_kappa * density / RATIO, i.e. the observed entries carry
   ``RATIO`` times the total weight of the unobserved ones, whatever the density (implicit's
-  tuned ``alpha = 40`` on CiteULike-a, density 0.2%, is this rule with RATIO ~ 0.09;
-  RATIO = 0.3 was the best worst case over five data sets).
+  tuned ``alpha = 40`` on CiteULike-a, training density 0.17%, is this rule with
+  RATIO ~ 0.07; RATIO = 0.3 was the best worst case over five data sets).
 * penalty: reg_exponent = 1 (lambda_i = reg * (nnz_i + w0 * n)), so the ridge term grows with
   each row's total weight, and reg = REG * mean_kappa (a relative penalty: with the w0 above,
-  nnz_i + w0 * n = nnz_i + mean row length / RATIO, so the same REG suits every size).
+  nnz_i + w0 * n = nnz_i + mean_kappa * mean row length / RATIO, so one REG serves data
+  sets of any size).
 
-Explicit ratings (``sgd_ratings`` / ``wals_ratings``): the penalty and the step scale with the
+Explicit ratings (``ratings``): the penalty and the step scale with the
 spread of the ratings (the objective is invariant when ratings are scaled by s, factors by
 sqrt(s), reg by s and the SGD step by 1/s).
 """
