@@ -7,8 +7,12 @@ timing, the objective per iteration, history, progress, callback, and the reset 
 failed fit.
 """
 
+from __future__ import annotations
+
+import os
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +29,11 @@ from ._threads import resolve_num_threads, thread_context
 from ._weighting import CONFIDENCES, TARGETS, Weighting
 from .solvers import Side, half_sweep
 from .solvers import get as get_solver
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
 
 #: constraints of the parameters that define the objective (every model has them)
 OBJECTIVE_CONSTRAINTS = {
@@ -234,7 +243,9 @@ class FactorModel(Params, Scoring):
                                      f"{where}.")
 
     # ------------------------------------------------------------------ fold-in
-    def fold_in(self, A_rows, *, row_weights=None, return_biases=False):
+    def fold_in(self, A_rows: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+                row_weights: ArrayLike | None = None, return_biases: bool = False,
+                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Factors for new users from their interactions, by one exact row solve.
 
         Each row is solved against the trained item factors with the model's objective
@@ -315,14 +326,14 @@ class FactorModel(Params, Scoring):
         return csr
 
     # ------------------------------------------------------------------ objective, I/O
-    def loss(self, A):
+    def loss(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame) -> float:
         """The model's objective (see :func:`fastmf.objective`) on ``A`` with its factors."""
         self._check_fitted()
         csr = self._check_data(A, shape=(self.n_users, self.n_items))
         with thread_context(self._threads()):
             return self._objective(csr)
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write parameters and fitted state to ``path`` (a NumPy ``.npz`` archive, no
         pickle; written to a temporary file and renamed, so a failed save keeps any
         previous file). Read it back with :func:`fastmf.load`."""

@@ -8,12 +8,21 @@ on raw ids. The mode is set by the model and the argument, never guessed from th
 so integer raw ids (MovieLens' 1 .. 943) are never mistaken for indices.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 
 from . import _validation as v
 from ._ids import lookup_ids
 from ._kernels.topk import _topk_rows
 from ._threads import thread_context
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike
+
 
 # Dense score blocks in recommend / similar_items are kept under this many bytes.
 SCORE_BLOCK_BYTES = 64 * 2**20
@@ -58,7 +67,8 @@ class Scoring:
         return out
 
     # ------------------------------------------------------------------ scoring
-    def predict(self, users, items, *, ids="auto"):
+    def predict(self, users: ArrayLike, items: ArrayLike, *,
+                ids: Literal["auto", "raw", "index"] = "auto") -> np.ndarray:
         """Predicted value :math:`\\hat a_{ij}` for each pair ``(users[q], items[q])``.
 
         Parameters
@@ -107,7 +117,10 @@ class Scoring:
                 _topk_rows(s, ex_ptr, ex_idx, out_ids[start:stop], scores[start:stop])
         return out_ids, scores
 
-    def recommend(self, users, A=None, k=10, filter_seen=True, *, ids="auto"):
+    def recommend(self, users: ArrayLike, A: sp.sparray | sp.spmatrix | None = None,
+                  k: int = 10, filter_seen: bool = True, *,
+                  ids: Literal["auto", "raw", "index"] = "auto",
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for each user, best first.
 
         Parameters
@@ -167,7 +180,9 @@ class Scoring:
         top, scores = _pad(top, scores, k)
         return self._item_out(top, raw), scores
 
-    def similar_items(self, items, k=10, *, ids="auto"):
+    def similar_items(self, items: ArrayLike, k: int = 10, *,
+                      ids: Literal["auto", "raw", "index"] = "auto",
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items whose factors have the highest cosine similarity to each item.
 
         The item itself is left out. ``items`` and the returned ids are raw ids or indices

@@ -1,5 +1,8 @@
 """Hogwild stochastic gradient descent on the weighted objective."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 
 from . import _validation as v
@@ -10,6 +13,14 @@ from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Int, Options, Real
 from ._persistence import register_model
 from ._threads import n_chunks_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from ._interactions import Interactions
+
 
 UNOBSERVED = ("gravity", "negative_sampling")
 # Bytes of factor rows per side of a block of the entry grid: the rows a block touches stay
@@ -273,12 +284,20 @@ class SGD(FactorModel):
         "init_scale": Real(0),
     }
 
-    def __init__(self, factors=64, *, lr=0.01, lr_schedule="constant", lr_decay=0.0,
-                 epochs=20, unobserved="gravity", negatives=5, gravity_steps=8,
-                 init_scale=0.1, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
-                 target="binary", row_weights=None, col_weights=None, reg=0.005,
-                 reg_exponent=1.0, biases=False, dtype=np.float32, num_threads=None,
-                 random_state=None):
+    def __init__(self, factors: int = 64, *, lr: float = 0.01,
+                 lr_schedule: Literal["constant", "inverse", "adagrad"] = "constant",
+                 lr_decay: float = 0.0, epochs: int = 20,
+                 unobserved: Literal["gravity", "negative_sampling"] = "gravity",
+                 negatives: int = 5, gravity_steps: int = 8, init_scale: float = 0.1,
+                 w0: float = 1.0, alpha: float = 1.0,
+                 confidence: Literal["linear", "log", "none"] = "linear",
+                 epsilon: float = 1.0, target: Literal["binary", "value"] = "binary",
+                 row_weights: ArrayLike | None = None,
+                 col_weights: ArrayLike | None = None, reg: float = 0.005,
+                 reg_exponent: float = 1.0, biases: bool = False,
+                 dtype: DTypeLike = np.float32,
+                 num_threads: int | None = None,
+                 random_state: int | np.random.Generator | None = None) -> None:
         self.factors = factors
         self.lr = lr
         self.lr_schedule = lr_schedule
@@ -302,8 +321,10 @@ class SGD(FactorModel):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, A, *, validation=None, patience=3, callback=None, show_progress=False,
-            track_objective=True):
+    def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+            validation: sp.sparray | sp.spmatrix | None = None, patience: int = 3,
+            callback: Callable[[Any, dict], bool | None] | None = None,
+            show_progress: bool = False, track_objective: bool = True) -> SGD:
         """Fit the factors to ``A`` (users x items).
 
         Parameters
