@@ -101,3 +101,42 @@ def test_compare_default_runs_offline_and_writes_outputs(tmp_path, capsys):
     assert (out / "curves.json").stat().st_size > 0
     pytest.importorskip("matplotlib")
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+COMMANDS = ("compare", "fit", "recommend", "evaluate")
+
+
+def test_help_lists_each_command_with_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        lines = [ln for ln in out.splitlines() if ln.strip().startswith(name)]
+        assert lines, f"{name} is not listed in fastmf --help"
+    assert "--version" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help_and_shows_its_default(name, capsys):
+    from fastmf.__main__ import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"fastmf {name}: {action.option_strings or action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    out = capsys.readouterr().out
+    for action in sub._actions:
+        if action.option_strings and action.default not in (None, False, "==SUPPRESS=="):
+            assert f"(default: {action.default}" in " ".join(out.split()) or "default:" in (
+                action.help or ""), f"fastmf {name}: {action.option_strings} hides its default"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastmf {fastmf.__version__}"
