@@ -5,6 +5,7 @@ import ast
 import os
 import sys
 import time
+from importlib import import_module
 
 import numpy as np
 
@@ -271,11 +272,11 @@ def cmd_evaluate(args):
 
 
 def build_parser():
-    from . import __version__
+    version = import_module(__package__ or "fastmf").__version__
     parser = argparse.ArgumentParser(
         prog="fastmf", description="Fast matrix factorization for recommenders.",
         epilog="Run 'fastmf COMMAND --help' for the options of a command.")
-    parser.add_argument("--version", action="version", version=f"fastmf {__version__}")
+    parser.add_argument("--version", action="version", version=f"fastmf {version}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def command(name, help, description):
