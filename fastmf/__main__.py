@@ -5,6 +5,7 @@ import ast
 import os
 import sys
 import time
+from importlib import import_module
 
 import numpy as np
 
@@ -23,6 +24,18 @@ class CommandError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: ...)" after each option's help, except where the help already
+    says it or there is nothing to show (flags, None)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default:" in text or action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def _say(args):
     return (lambda *a, **k: None) if args.quiet else print
 
@@ -30,30 +43,47 @@ def _say(args):
 # ---------------------------------------------------------------------------------- helpers
 def _add_data_options(p):
     g = p.add_argument_group("data files (CSV / TSV / Parquet with a header row)")
-    g.add_argument("--user", default="user", help="user id column (default: user)")
-    g.add_argument("--item", default="item", help="item id column (default: item)")
+    g.add_argument("--user", default="user", help="user id column")
+    g.add_argument("--item", default="item", help="item id column")
     g.add_argument("--value", default=None,
                    help="value column (default: the column named value, rating or count if "
                         "there is one, else every entry is 1)")
-    g.add_argument("--timestamp", default=None, help="timestamp column (time splits)")
-    g.add_argument("--sep", default=None, help="delimiter (default: tab for .tsv, else comma)")
-    p.add_argument("--data-home", default=None,
-                   help="folder of the data sets (default: $FASTMF_DATA or ~/.cache/fastmf)")
+    g.add_argument("--timestamp", default=None,
+                   help="timestamp column, needed by --split time (default: none)")
+    g.add_argument("--sep", default=None,
+                   help="delimiter (default: tab for .tsv and .tab, else comma)")
+    _add_data_home(p)
 
 
-def _add_model_options(p, model_default="wals"):
+def _add_data_home(p):
+    p.add_argument("--data-home", default=None, metavar="DIR",
+                   help="folder of the data sets, where missing ones are downloaded to "
+                        "(default: $FASTMF_DATA, else ~/.cache/fastmf)")
+
+
+def _add_common(p):
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress output (results are still printed)")
+
+
+def _add_model_options(p, model_default="wals", saved=False):
     p.add_argument("--model", default=model_default,
-                   help=f"one of {', '.join(MODELS)} (default: {model_default})")
+                   help=f"one of {', '.join(MODELS)}"
+                        + (", or a model file (.npz) to evaluate as it is" if saved else ""))
     p.add_argument("--kind", choices=("implicit", "ratings"), default=None,
                    help="implicit feedback or explicit ratings (default: ratings for the "
                         "MovieLens data sets, implicit otherwise)")
-    p.add_argument("--factors", type=int, default=64)
-    p.add_argument("--iterations", type=int, default=None, help="WALS iterations")
-    p.add_argument("--epochs", type=int, default=None, help="SGD epochs")
+    p.add_argument("--factors", type=int, default=64, help="embedding dimension")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="WALS iterations (default: the model's, 15)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="SGD epochs (default: the model's, 20)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="any other model parameter, e.g. --param reg=0.01 (repeatable)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+                   help="any other model parameter, e.g. --param reg=0.01; repeatable "
+                        "(default: none)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for the kernels (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
 def _read(args, source):
@@ -253,68 +283,86 @@ def cmd_evaluate(args):
 
 
 def build_parser():
+    version = import_module(__package__ or "fastmf").__version__
     parser = argparse.ArgumentParser(
-        prog="fastmf", description="Fast matrix factorization for recommenders.")
-    sub = parser.add_subparsers(dest="command", metavar="command")
+        prog="fastmf", description="Fast matrix factorization for recommenders.",
+        epilog="Run 'fastmf COMMAND --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"fastmf {version}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    p = sub.add_parser("compare", help="convergence study: WALS (CG, Cholesky), SGD and SVD "
-                                        "on one objective (the default runs offline)",
-                       description="Fit WALS (CG and Cholesky), Hogwild SGD and truncated "
-                                   "SVD on one data set and split; print a table and write "
-                                   "the curves (CSV, JSON) and a PNG.")
+    def command(name, help, description):
+        return sub.add_parser(name, help=help, description=description,
+                              formatter_class=_HelpFormatter)
+
+    p = command("compare", "convergence study of WALS (CG, Cholesky), SGD and SVD on one "
+                           "objective (offline by default)",
+                "Fit WALS (CG and Cholesky), Hogwild SGD and truncated SVD on one data set "
+                "and split; print a table to stdout and write the curves "
+                "(OUT/curves.csv, OUT/curves.json) and a picture (OUT/compare.png, needs "
+                "matplotlib).")
     p.add_argument("--data", default=None,
-                   help="data-set name or file (default: an embedded synthetic data set)")
-    p.add_argument("--kind", choices=("implicit", "ratings"), default=None)
+                   help="data-set name or CSV/Parquet file (default: an embedded synthetic "
+                        "data set, 20,000 users x 5,000 items)")
+    p.add_argument("--kind", choices=("implicit", "ratings"), default=None,
+                   help="the objective (default: ratings for the MovieLens data sets, "
+                        "implicit otherwise)")
     p.add_argument("--methods", default=None,
-                   help="comma-separated subset of wals-cg,wals-cholesky,sgd,svd")
-    p.add_argument("--factors", type=int, default=32)
+                   help="comma-separated subset of wals-cg,wals-cholesky,sgd,svd "
+                        "(default: all four)")
+    p.add_argument("--factors", type=int, default=32, help="embedding dimension")
     p.add_argument("--iterations", type=int, default=10, help="WALS iterations")
     p.add_argument("--epochs", type=int, default=30, help="SGD epochs")
     p.add_argument("--k", type=int, default=10, help="cut-off of Recall@k and NDCG@k")
-    p.add_argument("--test-size", type=float, default=0.2)
-    p.add_argument("--out", default="fastmf-compare", help="output folder")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-home", default=None)
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--test-size", type=float, default=0.2,
+                   help="fraction of the entries held out")
+    p.add_argument("--out", default="fastmf-compare", metavar="OUT",
+                   help="output folder of curves.csv, curves.json and compare.png")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for the kernels (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the split and fits")
+    _add_data_home(p)
+    _add_common(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("fit", help="fit a model and save it",
-                       description="Fit a model on a data set or file and save it (.npz).")
+    p = command("fit", "fit a model on a data set or file and save it (.npz)",
+                "Fit a model on a data set or file and save it to --output (a NumPy .npz "
+                "archive, read back with fastmf.load or 'fastmf recommend'). A summary goes "
+                "to stdout and progress bars to stderr; --quiet silences both.")
     p.add_argument("data", help="data-set name (e.g. movielens-100k) or CSV/Parquet file")
-    p.add_argument("-o", "--output", default="model.npz", help="model file (default: "
-                                                               "model.npz)")
+    p.add_argument("-o", "--output", default="model.npz", help="model file to write")
     _add_model_options(p)
     _add_data_options(p)
-    p.add_argument("--quiet", action="store_true")
+    _add_common(p)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("recommend", help="top-k items for users of a saved model",
-                       description="Print the top-k items (raw ids) and scores for users.")
-    p.add_argument("model", help="model file written by fastmf fit")
-    p.add_argument("users", nargs="+", help="raw user ids")
-    p.add_argument("-k", "--k", type=int, default=10)
+    p = command("recommend", "print the top-k items and scores of users of a saved model",
+                "Print the top-k items (raw ids) and scores for users to stdout, as "
+                "tab-separated lines: user, rank, item, score.")
+    p.add_argument("model", help="model file written by 'fastmf fit'")
+    p.add_argument("users", nargs="+", help="raw user ids (row indices with --index)")
+    p.add_argument("-k", "--k", type=int, default=10, help="items per user")
     p.add_argument("--index", action="store_true", help="users are row indices, not raw ids")
     p.add_argument("--include-seen", action="store_true",
                    help="keep items the user already has")
-    p.add_argument("--quiet", action="store_true")
+    _add_common(p)
     p.set_defaults(func=cmd_recommend)
 
-    p = sub.add_parser("evaluate", help="metrics of a saved model, or fit on a split and "
-                                        "evaluate",
-                       description="With --model PATH.npz, evaluate that model on DATA (the "
-                                   "test interactions). Otherwise split DATA, fit --model "
-                                   "(wals, sgd, svd) on the training part and evaluate on "
-                                   "the test part.")
-    p.add_argument("data", help="data-set name or file")
-    _add_model_options(p)
-    p.add_argument("--split", choices=("random", "per-user", "time"), default="random")
-    p.add_argument("--test-size", type=float, default=0.2)
-    p.add_argument("-k", "--k", type=int, default=10)
+    p = command("evaluate", "print the metrics of a saved model, or of a fit on a split",
+                "With --model PATH.npz, evaluate that model on DATA (the test "
+                "interactions). Otherwise split DATA, fit --model (wals, sgd, svd) on the "
+                "training part and evaluate on the test part. The metrics go to stdout, "
+                "one per line.")
+    p.add_argument("data", help="data-set name or CSV/Parquet file")
+    _add_model_options(p, saved=True)
+    p.add_argument("--split", choices=("random", "per-user", "time"), default="random",
+                   help="how DATA is split (ignored with a saved model)")
+    p.add_argument("--test-size", type=float, default=0.2,
+                   help="fraction held out (per user with --split per-user)")
+    p.add_argument("-k", "--k", type=int, default=10, help="cut-off of the ranking metrics")
     p.add_argument("--metrics", default=None,
                    help="comma-separated, e.g. rmse,ndcg@20 (default: all that apply)")
     _add_data_options(p)
-    p.add_argument("--quiet", action="store_true")
+    _add_common(p)
     p.set_defaults(func=cmd_evaluate)
     return parser
 

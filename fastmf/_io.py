@@ -3,8 +3,6 @@
 import csv
 import os
 
-import numpy as np
-
 from ._interactions import Interactions
 
 
@@ -15,7 +13,7 @@ def read_interactions(source, *, user="user", item="item", value=None, timestamp
     Files: ``.parquet`` (needs pandas with pyarrow) or delimited text (``.csv``, ``.tsv``,
     ...) with a header row naming the columns ``user`` and ``item`` (and ``value`` /
     ``timestamp`` when given). ``sep`` defaults to a tab for ``.tsv`` / ``.tab`` and a comma
-    otherwise. Ids are read as strings unless every id of a column is an integer.
+    otherwise. Files are read by pandas (the ``datasets`` extra).
     """
     from . import datasets
 
@@ -31,49 +29,33 @@ def read_interactions(source, *, user="user", item="item", value=None, timestamp
         raise FileNotFoundError(f"{source!r} is neither a data-set name ({known}) nor a file.")
     columns = [c for c in (user, item, value, timestamp) if c is not None]
     if source.endswith(".parquet"):
+        pd = _pandas()
         try:
-            import pandas as pd
             df = pd.read_parquet(source, columns=columns)
         except ImportError as exc:
-            raise ImportError("Reading Parquet needs pandas and pyarrow.") from exc
+            raise ImportError("Reading Parquet needs pyarrow (pip install pyarrow).") from exc
         return Interactions.from_dataframe(df, user, item, value, timestamp)
     if sep is None:
         sep = "\t" if source.endswith((".tsv", ".tab")) else ","
+    pd = _pandas()
+    df = pd.read_csv(source, sep=sep, usecols=lambda c: c in columns)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in {source}; use --user/--item/--value "
+                         f"to name the columns.")
+    if df[columns].isna().any().any():
+        bad = df[columns].isna().any(axis=1).to_numpy().nonzero()[0][0]
+        raise ValueError(f"{source}: missing value in data row {bad + 1}.")
+    return Interactions.from_dataframe(df, user, item, value, timestamp)
+
+
+def _pandas():
     try:
-        import pandas as pd
+        import pandas
     except ImportError:
-        pd = None
-    if pd is not None:
-        df = pd.read_csv(source, sep=sep, usecols=lambda c: c in columns)
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise ValueError(f"column(s) {missing} not in {source}; use --user/--item/--value "
-                             f"to name the columns.")
-        if df[columns].isna().any().any():
-            bad = df[columns].isna().any(axis=1).to_numpy().nonzero()[0][0]
-            raise ValueError(f"{source}: missing value in data row {bad + 1}.")
-        return Interactions.from_dataframe(df, user, item, value, timestamp)
-    with open(source, newline="") as f:
-        reader = csv.reader(f, delimiter=sep)
-        header = next(reader, None) or []
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise ValueError(f"column(s) {missing} not in {source} (header: {header}).")
-        pos = [header.index(c) for c in columns]
-        rows = [[r[p] for p in pos] for r in reader if r]
-    cols = list(zip(*rows)) if rows else [[] for _ in columns]
-    get = dict(zip(columns, cols))
-
-    def ids(col):
-        arr = np.array(col, dtype=str)
-        try:
-            return arr.astype(np.int64)
-        except ValueError:
-            return arr
-
-    vals = None if value is None else np.array(get[value], dtype=np.float64)
-    ts = None if timestamp is None else np.array(get[timestamp], dtype=np.float64)
-    return Interactions(ids(get[user]), ids(get[item]), vals, ts)
+        raise ImportError("Reading interaction files needs pandas: "
+                          "pip install 'fastmf[datasets]'") from None
+    return pandas
 
 
 #: Column names taken as the value of an entry when no value column is named.

@@ -7,8 +7,12 @@ timing, the objective per iteration, history, progress, callback, and the reset 
 failed fit.
 """
 
+from __future__ import annotations
+
+import os
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +32,11 @@ from ._threads import resolve_num_threads, thread_context
 from ._weighting import CONFIDENCES, TARGETS, Weighting
 from .solvers import Side, half_sweep
 from .solvers import get as get_solver
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
 
 #: constraints of the parameters that define the objective (every model has them);
 #: 'auto' values are resolved from the data at fit (fastmf._defaults)
@@ -293,7 +302,9 @@ class FactorModel(Params, Scoring):
 
     # ------------------------------------------------------------------ fold-in
     @locked
-    def fold_in(self, A_rows, *, row_weights=None, return_biases=False):
+    def fold_in(self, A_rows: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+                row_weights: ArrayLike | None = None, return_biases: bool = False,
+                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Factors for new users from their interactions, by one exact row solve.
 
         Each row is solved against the trained item factors with the model's objective
@@ -375,7 +386,8 @@ class FactorModel(Params, Scoring):
 
     # ------------------------------------------------------------------ objective, I/O
     @locked
-    def objective(self, A):
+    def objective(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame
+                  ) -> float:
         """The shared objective (see :func:`fastmf.objective`) of ``A`` with this model's
         factors and weighting. (SGD's ranking losses do not minimize it; their own sampled
         loss is in ``history_``.)"""
@@ -385,7 +397,7 @@ class FactorModel(Params, Scoring):
             return self._objective(csr)
 
     @locked
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write parameters and fitted state to ``path`` (a NumPy ``.npz`` archive, no
         pickle; written to a temporary file and renamed, so a failed save keeps any
         previous file). Read it back with :func:`fastmf.load`."""

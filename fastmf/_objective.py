@@ -1,5 +1,9 @@
 """The weighted objective shared by every solver, and the public :func:`objective`."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 
 from . import _validation as v
@@ -7,6 +11,10 @@ from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
 from ._threads import n_chunks_for
 from ._weighting import check_weighting
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike
 
 
 def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
@@ -47,9 +55,13 @@ def _max_abs(*arrays):
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
 
 
-def objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0, target="binary",
-              reg=0.0, reg_exponent=0.0, row_weights=None, col_weights=None,
-              user_biases=None, item_biases=None, global_mean=0.0):
+def objective(A: sp.sparray | sp.spmatrix | ArrayLike, U: ArrayLike, V: ArrayLike, *,
+              w0: float, confidence: Literal["linear", "log", "none"] = "linear",
+              alpha: float = 1.0, epsilon: float = 1.0,
+              target: Literal["binary", "value"] = "binary", reg: float = 0.0,
+              reg_exponent: float = 0.0, row_weights: ArrayLike | None = None,
+              col_weights: ArrayLike | None = None, user_biases: ArrayLike | None = None,
+              item_biases: ArrayLike | None = None, global_mean: float = 0.0) -> float:
     r"""Exact value of the weighted matrix-factorization objective.
 
     .. math::

@@ -1,13 +1,20 @@
 """Saving and loading models: a NumPy ``.npz`` archive (no pickle), written atomically and
 checked field by field when read back."""
 
+from __future__ import annotations
+
 import json
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _validation as v
+
+if TYPE_CHECKING:
+    from ._model import FactorModel
+
 
 FORMAT = 1
 _REGISTRY = {}
@@ -122,7 +129,7 @@ def _decode_dtype(params):
     return params
 
 
-def load_model(path):
+def load_model(path: str | os.PathLike) -> FactorModel:
     """Read a model written by ``save``, checking every field against the others."""
     try:
         z = np.load(path, allow_pickle=False)

@@ -8,6 +8,10 @@ on raw ids. The mode is set by the model and the argument, never guessed from th
 so integer raw ids (MovieLens' 1 .. 943) are never mistaken for indices.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
 import functools
 import threading
 
@@ -17,6 +21,11 @@ from . import _validation as v
 from ._ids import lookup_ids
 from ._kernels.topk import _topk_rows
 from ._threads import thread_context
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike
+
 
 # Dense score blocks in recommend / similar_items are kept under this many bytes.
 SCORE_BLOCK_BYTES = 64 * 2**20
@@ -92,7 +101,8 @@ class Scoring:
 
     # ------------------------------------------------------------------ scoring
     @locked
-    def predict(self, users, items, *, ids="auto"):
+    def predict(self, users: ArrayLike, items: ArrayLike, *,
+                ids: Literal["auto", "raw", "index"] = "auto") -> np.ndarray:
         """Predicted value :math:`\\hat a_{ij}` for each pair ``(users[q], items[q])``.
 
         Parameters
@@ -142,7 +152,10 @@ class Scoring:
         return out_ids, scores
 
     @locked
-    def recommend(self, users, A=None, k=10, filter_seen=True, *, ids="auto"):
+    def recommend(self, users: ArrayLike, A: sp.sparray | sp.spmatrix | None = None,
+                  k: int = 10, filter_seen: bool = True, *,
+                  ids: Literal["auto", "raw", "index"] = "auto",
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for each user, best first.
 
         Parameters
@@ -203,7 +216,9 @@ class Scoring:
         return self._item_out(top, raw), scores
 
     @locked
-    def similar_items(self, items, k=10, *, ids="auto"):
+    def similar_items(self, items: ArrayLike, k: int = 10, *,
+                      ids: Literal["auto", "raw", "index"] = "auto",
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items whose factors have the highest cosine similarity to each item.
 
         The item itself is left out. ``items`` and the returned ids are raw ids or indices

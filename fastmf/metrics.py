@@ -30,6 +30,11 @@ When fewer than :math:`k` items remain after filtering, the list is shorter (``r
 pads it with -1) and the empty slots are misses; :math:`P@k` still divides by :math:`k`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import warnings
 
 import numpy as np
@@ -38,6 +43,12 @@ from . import _interrupts as interrupts
 from . import _validation as v
 from ._evaluation import (RANKING, as_matrix, auc_value, check_model, error_sums, parse_metrics,
                           ranking, seen_matrix, topk_blocks)
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+    from ._interactions import Interactions
+    from ._model import FactorModel
 
 
 # ---------------------------------------------------------------------------- public API
@@ -273,7 +284,9 @@ def ranking_metrics(model, train, test, k=10):
     return ranking(model, train, test, requests, "ranking_metrics")
 
 
-def evaluate(model, train, test, k=10, metrics=None):
+def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
+             test: sp.sparray | sp.spmatrix | Interactions, k: int = 10,
+             metrics: Sequence[str] | None = None) -> dict[str, float]:
     """Several metrics of a fitted model at once, as a dict of name to float.
 
     Parameters

@@ -1,5 +1,8 @@
 """Hogwild stochastic gradient descent on the weighted objective."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 
 from . import _interrupts as interrupts
@@ -10,6 +13,14 @@ from ._params import Auto, Int, Options, Real
 from ._persistence import register_model
 from ._sgd_epochs import Epochs, validation_loss
 from ._sgd_ranking import RANKING_LOSSES, RankingEpochs
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from ._interactions import Interactions
+
 
 UNOBSERVED = ("gravity", "negative_sampling")
 
@@ -118,12 +129,24 @@ class SGD(FactorModel):
         "max_trials": Int(1),
     }
 
-    def __init__(self, factors=64, *, kind="implicit", lr="auto", lr_schedule="auto",
-                 lr_decay=0.0, epochs=20, unobserved="gravity", negatives=5, gravity_steps=8,
-                 init_scale=0.1, w0="auto", alpha="auto", confidence="auto", epsilon="auto",
-                 target="auto", row_weights=None, col_weights=None, reg="auto",
-                 reg_exponent=1.0, biases="auto", loss="squared", sampling="uniform",
-                 max_trials=50, dtype=np.float32, num_threads=None, random_state=None):
+    def __init__(self, factors: int = 64, *, kind: Literal["implicit", "ratings"] = "implicit",
+                 lr: float | Literal["auto"] = "auto",
+                 lr_schedule: Literal["constant", "inverse", "adagrad", "auto"] = "auto",
+                 lr_decay: float = 0.0, epochs: int = 20,
+                 unobserved: Literal["gravity", "negative_sampling"] = "gravity",
+                 negatives: int = 5, gravity_steps: int = 8, init_scale: float = 0.1,
+                 w0: float | Literal["auto"] = "auto", alpha: float | Literal["auto"] = "auto",
+                 confidence: Literal["linear", "log", "none", "auto"] = "auto",
+                 epsilon: float | Literal["auto"] = "auto",
+                 target: Literal["binary", "value", "auto"] = "auto",
+                 row_weights: ArrayLike | None = None,
+                 col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
+                 reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
+                 loss: Literal["squared", "logistic", "bpr", "warp"] = "squared",
+                 sampling: Literal["uniform", "popularity"] = "uniform",
+                 max_trials: int = 50, dtype: DTypeLike = np.float32,
+                 num_threads: int | None = None,
+                 random_state: int | np.random.Generator | None = None) -> None:
         self.factors = factors
         self.kind = kind
         self.lr = lr
@@ -151,8 +174,10 @@ class SGD(FactorModel):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, A, *, validation=None, patience=3, callback=None, show_progress=False,
-            track_objective=True):
+    def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+            validation: sp.sparray | sp.spmatrix | None = None, patience: int = 3,
+            callback: Callable[[Any, dict], bool | None] | None = None,
+            show_progress: bool = False, track_objective: bool = True) -> SGD:
         """Fit the factors to ``A`` (users x items).
 
         Parameters

@@ -1,5 +1,8 @@
 """Truncated SVD of the target matrix: the baseline that treats every unobserved entry as 0."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
@@ -8,6 +11,13 @@ from . import _validation as v
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Real
 from ._persistence import register_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
+    from numpy.typing import DTypeLike
+
+    from ._interactions import Interactions
 
 
 @register_model
@@ -44,9 +54,13 @@ class SVD(FactorModel):
 
     _parameter_constraints = {**OBJECTIVE_CONSTRAINTS, "tol": Real(0.0)}
 
-    def __init__(self, factors=64, *, target="binary", w0=1.0, alpha=1.0,
-                 confidence="linear", epsilon=1.0, reg=0.005, reg_exponent=1.0, tol=0.0,
-                 dtype=np.float32, num_threads=None, random_state=None):
+    def __init__(self, factors: int = 64, *, target: Literal["binary", "value"] = "binary",
+                 w0: float = 1.0, alpha: float = 1.0,
+                 confidence: Literal["linear", "log", "none"] = "linear",
+                 epsilon: float = 1.0, reg: float = 0.005, reg_exponent: float = 1.0,
+                 tol: float = 0.0, dtype: DTypeLike = np.float32,
+                 num_threads: int | None = None,
+                 random_state: int | np.random.Generator | None = None) -> None:
         self.factors = factors
         self.target = target
         self.w0 = w0
@@ -64,7 +78,9 @@ class SVD(FactorModel):
     row_weights = col_weights = None
     biases = False
 
-    def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
+    def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+            callback: Callable[[Any, dict], bool | None] | None = None,
+            show_progress: bool = False, track_objective: bool = True) -> SVD:
         """Decompose the target matrix of ``A`` (users x items).
 
         ``history_`` gets one record (``iteration`` 1, ``seconds``, ``time``,

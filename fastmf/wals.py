@@ -1,6 +1,9 @@
 """Weighted alternating least squares."""
 
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
@@ -10,6 +13,13 @@ from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Int, Optional, Options, Real
 from ._persistence import register_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from ._interactions import Interactions
 
 
 @register_model
@@ -123,11 +133,18 @@ class WALS(FactorModel):
         "init_scale": Optional(Real(0.0, low_open=True)),
     }
 
-    def __init__(self, factors=64, *, kind="implicit", w0="auto", alpha="auto",
-                 confidence="auto", epsilon="auto", target="auto", row_weights=None,
-                 col_weights=None, reg="auto",
-                 reg_exponent=1.0, biases="auto", solver="cg", cg_steps=3, iterations=15,
-                 init_scale=None, dtype=np.float32, num_threads=None, random_state=None):
+    def __init__(self, factors: int = 64, *, kind: Literal["implicit", "ratings"] = "implicit",
+                 w0: float | Literal["auto"] = "auto", alpha: float | Literal["auto"] = "auto",
+                 confidence: Literal["linear", "log", "none", "auto"] = "auto",
+                 epsilon: float | Literal["auto"] = "auto",
+                 target: Literal["binary", "value", "auto"] = "auto",
+                 row_weights: ArrayLike | None = None,
+                 col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
+                 reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
+                 solver: str = "cg", cg_steps: int = 3, iterations: int = 15,
+                 init_scale: float | None = None, dtype: DTypeLike = np.float32,
+                 num_threads: int | None = None,
+                 random_state: int | np.random.Generator | None = None) -> None:
         self.factors = factors
         self.kind = kind
         self.w0 = w0
@@ -148,7 +165,9 @@ class WALS(FactorModel):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
+    def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+            callback: Callable[[Any, dict], bool | None] | None = None,
+            show_progress: bool = False, track_objective: bool = True) -> WALS:
         """Fit the factors to the feedback matrix ``A`` (users x items).
 
         Parameters

@@ -143,3 +143,42 @@ def test_metrics_of_disjoint_splits_warn():
     model = fastmf.WALS(2, iterations=2, random_state=0).fit(train)
     with pytest.warns(RuntimeWarning, match="share no users"):
         fastmf.evaluate(model, train, test, k=2, metrics=["ndcg", "recall"])
+
+
+COMMANDS = ("compare", "fit", "recommend", "evaluate")
+
+
+def test_help_lists_each_command_with_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        lines = [ln for ln in out.splitlines() if ln.strip().startswith(name)]
+        assert lines, f"{name} is not listed in fastmf --help"
+    assert "--version" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help_and_shows_its_default(name, capsys):
+    from fastmf.__main__ import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"fastmf {name}: {action.option_strings or action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    out = capsys.readouterr().out
+    for action in sub._actions:
+        if action.option_strings and action.default not in (None, False, "==SUPPRESS=="):
+            assert f"(default: {action.default}" in " ".join(out.split()) or "default:" in (
+                action.help or ""), f"fastmf {name}: {action.option_strings} hides its default"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastmf {fastmf.__version__}"

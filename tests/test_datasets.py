@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fastmf.datasets as fd
-from fastmf.datasets import _catalogue, _loaders
+from fastmf.datasets import _catalogue, _download, _loaders
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +31,17 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
 
 
-@pytest.fixture(params=["pandas", "numpy"])
-def engine(request, monkeypatch):
-    """Run a test with the pandas reader and with the NumPy / pure-Python fallback."""
-    if request.param == "pandas":
-        pytest.importorskip("pandas")
-    else:
-        monkeypatch.setattr(_loaders, "_pandas", lambda: None)
-    return request.param
+@pytest.fixture
+def engine():
+    """The files are read by pandas (the datasets extra)."""
+    return pytest.importorskip("pandas")
+
+
+@pytest.fixture(autouse=True)
+def no_retry_waits(monkeypatch):
+    """Failed transfers are not retried (pooch would wait 1 s, then 2 s) unless a test
+    asks for it."""
+    monkeypatch.setattr(_download, "_RETRIES", 0)
 
 
 def write(path, text, mode="w"):
@@ -179,15 +182,11 @@ def test_malformed_numeric_file_raises(tmp_path, engine, bad):
         fd.load("movielens-100k", tmp_path, download=False)
 
 
-def test_numpy_reader_blocks_and_blank_lines(tmp_path, monkeypatch):
-    """Blocks end at line ends whatever the block size; blank lines are ignored."""
-    rows = [f"{u}\t{u % 7 + 1}\t{u % 5 + 1}\t{880000000 + u}" for u in range(1, 200)]
-    path = write(tmp_path / "ml-100k" / "u.data", "\n".join(rows[:50]) + "\n\n"
-                 + "\n".join(rows[50:]))  # no final newline either
-    monkeypatch.setattr(_loaders, "_BLOCK", 37)
-    arr = _loaders._numeric_numpy(path, 4, b"\t", False)
-    expected = np.array([[float(x) for x in r.split("\t")] for r in rows])
-    np.testing.assert_array_equal(arr, expected)
+def test_missing_pandas_names_the_extra(tmp_path, monkeypatch):
+    write(tmp_path / "ml-100k" / "u.data", U_DATA)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'fastmf\[datasets\]'"):
+        fd.load("movielens-100k", tmp_path, download=False)
 
 
 # ---------------------------------------------------------------------- real data
@@ -264,7 +263,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if route is None:
             self.send_error(404)
             return
-        body, announced = route
+        body, announced = route[:2]
+        failures = route[2] if len(route) > 2 else []
+        if failures:
+            failures.pop()
+            self.send_error(503)
+            return
         self.send_response(200)
         self.send_header("Content-Length", str(announced or len(body)))
         self.end_headers()
@@ -291,8 +295,8 @@ def server():
         routes = httpd.routes
 
         @staticmethod
-        def serve(path, body, announced=None):
-            httpd.routes[path] = (body, announced)
+        def serve(path, body, announced=None, fail_first=0):
+            httpd.routes[path] = (body, announced, [True] * fail_first)
             return base + path
     try:
         yield Server
@@ -451,3 +455,18 @@ def test_download_script(clean_env, monkeypatch, server, tmp_path, capsys):
     assert script.main(["movielens-100k", "--data-home", str(tmp_path / "arg")]) == 1
     assert "expected 00000000" in capsys.readouterr().err
     assert leftovers(tmp_path / "arg") == []
+
+
+def test_failed_transfer_is_retried(clean_env, monkeypatch, server, tmp_path):
+    monkeypatch.setattr(_download, "_RETRIES", 1)
+    url = server.serve("/ml-100k.zip", ML100K_ZIP, fail_first=1)
+    point(monkeypatch, "movielens-100k", url, ML100K_ZIP)
+    assert entries(fd.load("movielens-100k", tmp_path, show_progress=False)) == U_DATA_ENTRIES
+    assert leftovers(tmp_path) == ["ml-100k"]
+
+
+def test_download_without_pooch_names_the_extra(clean_env, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    with pytest.raises(ImportError, match=r"pip install 'fastmf\[datasets\]'"):
+        fd.load("movielens-100k", tmp_path / "home")
+    assert not (tmp_path / "home").exists()

@@ -1,20 +1,28 @@
 """Data home, verified downloads and atomic unpacking.
 
-A download never poisons the cache: it streams into a hidden ``.part`` file in the data home,
-its digests are checked before anything is unpacked, it is unpacked into a hidden temporary
-folder there, and only a complete, verified folder is renamed into place (one rename on the
-same file system). Whatever fails on the way, the partial file and folder are deleted.
+The transfer itself is pooch's (``pooch.HTTPDownloader`` through ``Pooch.fetch``): HTTP(S)
+with ``requests``, retries of a failed transfer, a progress bar, and a temporary file renamed
+only when the body arrived complete. What fastmf adds around it: the data home and its
+official folder layout, every recorded digest checked (md5 and sha256 together, where pooch
+checks one hash) and both reported on a mismatch, archives unpacked only after that check
+and without trusting them (members outside the folder, links and device files are refused,
+on every Python version), and an atomic move of the complete folder into place.
+
+A download never poisons the cache: it lands in a hidden temporary folder in the data home,
+its digests are checked before anything is unpacked, it is unpacked into another hidden
+temporary folder there, and only a complete, verified folder is renamed into place (one
+rename on the same file system). Whatever fails on the way, the temporary folders are
+deleted.
 """
 
+import contextlib
 import hashlib
-import http.client
+import logging
 import os
 import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,6 +32,9 @@ from ._catalogue import get_entry, source_url
 DATA_ENV = "FASTMF_DATA"
 _CHUNK = 1 << 20
 _TIMEOUT = 60  # seconds without a byte before giving up
+# Further tries of a transfer that failed (pooch waits 1 s, then 2 s, ... between tries).
+_RETRIES = 2
+_INSTALL = "pip install 'fastmf[datasets]'"
 
 
 class DatasetNotFoundError(OSError):
@@ -108,17 +119,25 @@ def not_found_message(entry, data_home=None, cause=None):
     return msg
 
 
-class _CutShort(OSError):
-    pass
+def _pooch():
+    try:
+        import pooch
+    except ImportError:
+        raise ImportError(f"Downloading a data set needs pooch: {_INSTALL}") from None
+    return pooch
 
 
 class _Progress:
-    """tqdm when installed, else one line on stderr at the start and at the end."""
+    """The progress bar pooch drives (it sets ``total`` and calls ``update``, ``reset`` and,
+    once the body is complete, ``close``): tqdm when installed, else one line on stderr at
+    the start and at the end."""
 
     def __init__(self, enabled, total, desc, url):
         self._bar = None
         self._enabled = enabled
         self._desc = desc
+        self._closed = False
+        self.total = total
         if not enabled:
             return
         try:
@@ -130,44 +149,99 @@ class _Progress:
         self._bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
                          unit_divisor=1024, leave=False)
 
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name == "total" and getattr(self, "_bar", None) is not None and value:
+            self._bar.total = value
+
+    def __bool__(self):  # pooch tests the progress bar for truth
+        return True
+
     def update(self, n):
         if self._bar is not None:
             self._bar.update(n)
 
-    def close(self, done):
+    def reset(self):
+        if self._bar is not None:
+            self._bar.reset(total=self.total or None)
+
+    def close(self, done=True):
+        if self._closed:
+            return
+        self._closed = True
         if self._bar is not None:
             self._bar.close()
         elif self._enabled and done:
             print(f"Downloaded {self._desc}.", file=sys.stderr, flush=True)
 
 
-def _fetch(url, part, progress, desc, size_hint):
-    """Stream ``url`` into the open file ``part``; return (bytes, md5, sha256)."""
+@contextlib.contextmanager
+def _pooch_quiet(pooch):
+    """pooch logs every download at INFO on stderr; fastmf reports through its own progress
+    bar (or not at all with show_progress=False)."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _fetch(url, folder, name, progress, desc, size_hint):
+    """Download ``url`` into ``folder / name`` with pooch; return (path, bytes, md5,
+    sha256)."""
+    pooch = _pooch()
+    bar = _Progress(progress, size_hint, desc, url)
+    fetcher = pooch.create(path=folder, base_url="", registry={name: None},
+                           urls={name: url}, retry_if_failed=_RETRIES)
+    downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=_CHUNK, timeout=_TIMEOUT,
+                                      headers={"User-Agent": "fastmf-datasets"})
+    try:
+        with _pooch_quiet(pooch):
+            path = Path(fetcher.fetch(name, downloader=downloader))
+    finally:
+        bar.close(done=False)
     md5, sha256 = hashlib.md5(), hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "fastmf-datasets"})
     received = 0
-    with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-        length = response.headers.get("Content-Length")
-        length = int(length) if length and length.isdigit() else None
-        bar = _Progress(progress, length or size_hint, desc, url)
-        try:
-            while True:
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                part.write(chunk)
-                md5.update(chunk)
-                sha256.update(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-        finally:
-            bar.close(done=length is None or received == length)
-    # http.client does not raise when a connection closes before Content-Length bytes came
-    # (it returns b'' to stay compatible), so a cut-short body is caught here.
-    if length is not None and received != length:
-        raise _CutShort(f"the download was cut short: {received:,} of the {length:,} bytes "
-                        f"announced came")
-    return received, md5.hexdigest(), sha256.hexdigest()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            md5.update(chunk)
+            sha256.update(chunk)
+            received += len(chunk)
+    return path, received, md5.hexdigest(), sha256.hexdigest()
+
+
+def _incomplete_read(exc):
+    """(bytes received, bytes announced) when ``exc`` is a body cut short, else None."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        partial, expected = getattr(e, "partial", None), getattr(e, "expected", None)
+        if isinstance(expected, int) and partial is not None:
+            got = partial if isinstance(partial, int) else len(partial)
+            return got, got + expected
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        stack.extend([e.__cause__, e.__context__])
+    return None
+
+
+def _failure(exc, url):
+    """One line saying why the transfer of ``url`` failed."""
+    import requests
+    cut = _incomplete_read(exc)
+    if cut is not None:
+        return (f"the download was cut short: {cut[0]:,} of the {cut[1]:,} bytes announced "
+                f"came from {url}")
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason} for {url}"
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        return f"{exc} (offline?) for {url}"
+    return f"{type(exc).__name__}: {exc} for {url}"
 
 
 def _check_digests(entry, url, received, md5, sha256, verify):
@@ -272,24 +346,18 @@ def download(name, data_home=None, *, verify=True, show_progress=True):
         raise DatasetNotFoundError(not_found_message(
             entry, home, f"no checksum is recorded for {entry.name!r}, so a download cannot "
             f"be verified; pass verify=False to accept it unchecked."))
+    _pooch()  # a clear ImportError before anything is created
+    import requests
     home.mkdir(parents=True, exist_ok=True)
-    fd, part_name = tempfile.mkstemp(prefix=f".{entry.filename}.", suffix=".part", dir=home)
-    part = Path(part_name)
+    # pooch's own temporary file, and the download once complete, live in this hidden folder.
+    part_dir = Path(tempfile.mkdtemp(prefix=f".{entry.filename}.", suffix=".part", dir=home))
     tmp = None
     try:
         try:
-            with os.fdopen(fd, "wb") as f:
-                received, md5, sha256 = _fetch(url, f, show_progress, entry.name, entry.size)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            if isinstance(e, _CutShort):
-                cause = f"{e} from {url}"
-            elif isinstance(e, urllib.error.HTTPError):
-                cause = f"HTTP {e.code} {e.reason} for {url}"
-            elif isinstance(e, urllib.error.URLError):
-                cause = f"{e.reason} (offline?) for {url}"
-            else:
-                cause = f"{type(e).__name__}: {e} for {url}"
-            raise DatasetNotFoundError(not_found_message(entry, home, cause)) from e
+            part, received, md5, sha256 = _fetch(url, part_dir, entry.filename,
+                                                 show_progress, entry.name, entry.size)
+        except (requests.exceptions.RequestException, OSError, ValueError) as e:
+            raise DatasetNotFoundError(not_found_message(entry, home, _failure(e, url))) from e
         _check_digests(entry, url, received, md5, sha256, verify)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.folder}.", suffix=".tmp", dir=home))
         if entry.archive_root is None:
@@ -309,7 +377,7 @@ def download(name, data_home=None, *, verify=True, show_progress=True):
                 f"'{entry.archive_root or '.'}'; the archive's layout changed."))
         _move_into_place(source, target)
     finally:
-        part.unlink(missing_ok=True)
+        shutil.rmtree(part_dir, ignore_errors=True)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     if not is_present(entry, home):  # pragma: no cover - a concurrent writer removed it

@@ -2,9 +2,8 @@
 
 Each parser reads one file as the official archive lays it out and returns the columns
 ``(users, items, values, timestamps)`` (raw ids, timestamps None where the format has
-none). With pandas installed the files are read by ``pandas.read_csv`` (C engine); without
-it, numeric files are parsed by NumPy in blocks of lines (``np.fromstring``: correct, about
-5x slower) and the Last.fm 360K file line by line in Python (about a minute for all of it).
+none). The files are read by ``pandas.read_csv`` (C engine); pandas comes with the
+``datasets`` extra and is imported only when a data set is read.
 """
 
 import csv
@@ -16,114 +15,40 @@ from .._interactions import Interactions
 from ._catalogue import CATALOGUE, get_entry
 from ._download import ensure
 
-_BLOCK = 1 << 25  # bytes per block in the NumPy fallback
+_INSTALL = "pip install 'fastmf[datasets]'"
 
 
 def _pandas():
-    """pandas, or None when it is not installed (tests replace this to force NumPy)."""
+    """pandas, imported when a file is read; a clear ImportError when it is missing."""
     try:
         import pandas
     except ImportError:
-        return None
+        raise ImportError(f"Reading the data-set files needs pandas: {_INSTALL}") from None
     return pandas
-
-
-# ---------------------------------------------------------------------- numeric tables
-def _blocks_of_lines(f, size):
-    """Blocks of about ``size`` bytes from ``f``, each ending at a line end."""
-    rest = b""
-    while True:
-        data = f.read(size)
-        if not data:
-            if rest:
-                yield rest
-            return
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        yield data[:cut]
-        rest = data[cut:]
-
-
-def _parse_block(block, ncols):
-    """``block`` (whole lines of whitespace-separated numbers) as an (n, ncols) array, or
-    None when it does not hold exactly ``ncols`` numbers on each non-blank line."""
-    n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
-    for attempt in range(2):
-        with warnings.catch_warnings():
-            # np.fromstring stops at the first thing that is not a number and only warns.
-            warnings.simplefilter("error", DeprecationWarning)
-            try:
-                arr = np.fromstring(block, dtype=np.float64, sep=" ")
-            except (ValueError, DeprecationWarning):
-                return None
-        if arr.size == n_lines * ncols:
-            return arr.reshape(n_lines, ncols)
-        if attempt == 0:  # maybe blank lines: drop them and count again
-            lines = [ln for ln in block.split(b"\n") if ln.strip()]
-            block, n_lines = b"\n".join(lines), len(lines)
-    return None
-
-
-def _numeric_numpy(path, ncols, sep, header):
-    """All-numeric table as an (n, ncols) float64 array, parsed by NumPy block by block.
-
-    Separators become spaces and ``np.fromstring`` parses each block of whole lines; a block
-    must hold exactly ``ncols`` numbers per line, so a malformed line raises instead of
-    shifting the columns. float64 holds the ids and second timestamps exactly (< 2**53).
-    """
-    blocks = []
-    line_no = 1
-    with open(path, "rb") as f:
-        if header:
-            f.readline()
-            line_no += 1
-        for block in _blocks_of_lines(f, _BLOCK):
-            if sep != b" ":
-                block = block.replace(sep, b" ")
-            arr = _parse_block(block, ncols)
-            if arr is None:
-                lines = block.split(b"\n")
-                bad = next((k for k, ln in enumerate(lines)
-                            if ln.strip() and len(ln.split()) != ncols), None)
-                where = f" (line {line_no + bad})" if bad is not None else ""
-                raise ValueError(f"{path}: expected {ncols} numbers on every line{where}; "
-                                 f"the file is not in the expected format.")
-            blocks.append(arr)
-            line_no += block.count(b"\n")
-    if not blocks:
-        return np.empty((0, ncols))
-    return np.concatenate(blocks)
 
 
 def _numeric_table(path, ncols, sep, header, int_cols):
     """Columns of an all-numeric table; ``int_cols`` are returned as int64."""
     pd = _pandas()
-    if pd is not None:
-        # '::' is not a single character, which pandas's C engine needs: read ':' and keep
-        # every other column (the fields between the two colons are empty).
-        double = sep == "::"
-        try:
-            df = pd.read_csv(path, sep=":" if double else sep, header=0 if header else None,
-                             usecols=[2 * i for i in range(ncols)] if double else None,
-                             engine="c", skip_blank_lines=True)
-        except (ValueError, pd.errors.ParserError) as e:
-            raise ValueError(f"{path}: could not be read as {ncols} {sep!r}-separated "
-                             f"columns: {e}") from e
-        if df.shape[1] != ncols:
-            raise ValueError(f"{path}: expected {ncols} columns, found {df.shape[1]}.")
-        cols = []
-        for i in range(ncols):
-            col = df.iloc[:, i]
-            if col.dtype.kind not in "iuf" or col.isna().any():
-                raise ValueError(f"{path}: column {i + 1} holds non-numeric or missing "
-                                 f"values.")
-            cols.append(col.to_numpy())
-    else:
-        arr = _numeric_numpy(path, ncols, sep.encode(), header)
-        cols = [arr[:, i] for i in range(ncols)]
+    # '::' is not a single character, which pandas's C engine needs: read ':' and keep
+    # every other column (the fields between the two colons are empty).
+    double = sep == "::"
+    try:
+        df = pd.read_csv(path, sep=":" if double else sep, header=0 if header else None,
+                         usecols=[2 * i for i in range(ncols)] if double else None,
+                         engine="c", skip_blank_lines=True)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise ValueError(f"{path}: could not be read as {ncols} {sep!r}-separated "
+                         f"columns: {e}") from e
+    if df.shape[1] != ncols:
+        raise ValueError(f"{path}: expected {ncols} columns, found {df.shape[1]}.")
+    cols = []
+    for i in range(ncols):
+        col = df.iloc[:, i]
+        if col.dtype.kind not in "iuf" or col.isna().any():
+            raise ValueError(f"{path}: column {i + 1} holds non-numeric or missing "
+                             f"values.")
+        cols.append(col.to_numpy())
     out = []
     for i, col in enumerate(cols):
         if i in int_cols:
@@ -209,30 +134,6 @@ def _lastfm_360k_pandas(pd, path):
     return user, mbid, name, plays, bad
 
 
-def _lastfm_360k_python(path):
-    user, mbid, name, plays = [], [], [], []
-    bad = 0
-    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
-        for line in f:
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) == 1 and not fields[0].strip():
-                continue
-            if len(fields) > 4:
-                bad += 1
-                continue
-            fields += [""] * (4 - len(fields))
-            try:
-                p = float(fields[3])
-            except ValueError:
-                p = np.nan
-            user.append(fields[0])
-            mbid.append(fields[1].strip())
-            name.append(fields[2])
-            plays.append(p)
-    obj = lambda x: np.array(x, dtype=object) if x else np.empty(0, dtype=object)
-    return obj(user), obj(mbid), obj(name), np.array(plays, dtype=np.float64), bad
-
-
 def _lastfm_360k(path):
     """``usersha1-artmbid-artname-plays.tsv``: ``user-sha1 \\t artist-mbid \\t artist-name
     \\t plays``, no header.
@@ -242,11 +143,7 @@ def _lastfm_360k(path):
     artist id, with a play count that is not a number, or with more than four fields are
     skipped, and their number is given in one warning.
     """
-    pd = _pandas()
-    if pd is not None:
-        user, mbid, name, plays, bad = _lastfm_360k_pandas(pd, path)
-    else:
-        user, mbid, name, plays, bad = _lastfm_360k_python(path)
+    user, mbid, name, plays, bad = _lastfm_360k_pandas(_pandas(), path)
     no_user = np.fromiter((not s.strip() for s in user), bool, user.size)
     item = np.where(mbid != "", mbid, name)
     no_item = np.fromiter((not s.strip() for s in item), bool, item.size)
