@@ -26,13 +26,23 @@ def result(small):
 def test_every_method_is_scored_on_the_same_objective(small, result):
     train, _ = split.random_holdout(small, 0.2, random_state=0, warn=False)
     final = result.final()
-    assert set(final) == {"wals-cg", "wals-cholesky", "sgd", "svd"}
+    assert set(final) == {"wals-cg", "wals-cholesky", "sgd", "sgd-logistic", "sgd-bpr",
+                          "observed-only", "svd"}
     for method, model in result.models.items():
+        if method in ("sgd-logistic", "sgd-bpr"):
+            # ranking losses minimize their own sampled loss: no shared objective
+            assert final[method]["objective"] is None
+            assert all("sampled_loss" in r for r in model.history_)
+            continue
         want = fastmf.objective(train, model.user_factors, model.item_factors,
                                 **result.objective)
         assert final[method]["objective"] == pytest.approx(want, rel=1e-5), method
-    # WALS minimizes this objective; SVD minimizes another one
+    # WALS minimizes this objective; SVD minimizes another one; observed-only MF, which
+    # ignores the unobserved entries, is far worse on it and on held-out ranking
     assert final["wals-cholesky"]["objective"] < final["svd"]["objective"]
+    assert final["observed-only"]["objective"] > 3 * final["wals-cholesky"]["objective"]
+    assert (result.final_quality["observed-only"]["ndcg@5"]
+            < result.final_quality["wals-cholesky"]["ndcg@5"])
 
 
 def test_curves_are_per_step_with_time_and_quality(result):
