@@ -13,6 +13,7 @@ from ._objective import objective
 from .compare import compare
 from .metrics import evaluate
 from .sgd import SGD
+from ._tune import TuneResult, tune
 from .svd import SVD
 from .wals import WALS
 
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["SGD", "SVD", "WALS", "Interactions", "ModelFileError", "NotFittedError",
            "__version__", "compare", "datasets", "evaluate", "load", "metrics", "objective",
-           "solvers", "split"]
+           "solvers", "split", "tune", "TuneResult"]

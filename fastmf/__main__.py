@@ -197,6 +197,33 @@ def cmd_fit(args):
     return 0
 
 
+def cmd_tune(args):
+    from ._tune import tune
+    out = _say(args)
+    data = _read(args, args.data)
+    kind = _kind(args, args.data)
+    model = _build_model(args, kind)
+    metric = args.metric or ("rmse" if kind == "ratings" else "ndcg@20")
+    out(f"{data!r}; tuning {type(model).__name__} for {metric} on a {args.validation:.0%} "
+        f"validation carve")
+    result = tune(model, data, metric=metric, validation=args.validation,
+                  random_state=args.seed, refit=args.output is not None,
+                  show_progress=not args.quiet)
+    print(result.summary())
+    searched = {k: result.best_params[k] for k in result.table[0]
+                if k in result.best_params}
+    print("best: " + ", ".join(f"{k}={_short_value(val)}" for k, val in searched.items())
+          + f"  ({metric} {result.best_score:.4f})")
+    if args.output is not None:
+        result.model.save(args.output)
+        out(f"refit on all the data; saved to {args.output}")
+    return 0
+
+
+def _short_value(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _load_model(path):
     from ._persistence import load_model as load
     if not os.path.isfile(path):
@@ -334,6 +361,24 @@ def build_parser():
     _add_data_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_fit)
+
+    p = command("tune", "search a model's parameters on a validation carve of the data",
+                "Carve a validation part out of DATA, search the model's parameters around "
+                "its data-aware defaults by successive halving (fastmf.tune), print the best "
+                "candidates and the best setting to stdout, and with --output refit it on "
+                "all of DATA and save it.")
+    p.add_argument("data", help="data-set name (e.g. movielens-100k) or CSV/Parquet file")
+    p.add_argument("--metric", default=None,
+                   help="ndcg@k, recall@k, precision@k, map@k or rmse (default: ndcg@20, "
+                        "rmse for ratings)")
+    p.add_argument("--validation", type=float, default=0.1,
+                   help="fraction of the entries carved out for validation")
+    p.add_argument("-o", "--output", default=None,
+                   help="model file to write the refit best model to (default: none)")
+    _add_model_options(p)
+    _add_data_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_tune)
 
     p = command("recommend", "print the top-k items and scores of users of a saved model",
                 "Print the top-k items (raw ids) and scores for users to stdout, as "

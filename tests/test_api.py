@@ -248,3 +248,28 @@ def test_reads_during_a_refit_see_the_old_or_the_new_model():
     for ids, scores in seen:
         assert (np.array_equal(ids, old[0]) and np.array_equal(scores, old[1])) or \
                (np.array_equal(ids, new[0]) and np.array_equal(scores, new[1]))
+
+
+def test_tune_finds_the_best_of_a_small_grid_and_refits():
+    from fastmf.datasets import make_synthetic
+    A = make_synthetic(600, 200, 9000, random_state=2)
+    model = WALS(8, iterations=6, random_state=0)
+    space = {"reg": [0.001, 0.1, 30.0], "w0": [0.05, 0.5]}
+    result = fastmf.tune(model, A, metric="ndcg@10", space=space, eta=3, min_steps=2)
+    assert result.model is not None and result.model.is_fitted
+    # successive halving: 6 candidates at 2 iterations, the best 2 at 6
+    rungs = sorted({r["iterations"] for r in result.table})
+    assert rungs == [2, 6]
+    assert sum(r["iterations"] == 6 for r in result.table) == 2
+    final = [r for r in result.table if r["iterations"] == 6]
+    assert result.best_score == max(r["score"] for r in final)
+    assert {k: result.best_params[k] for k in space} in [
+        {k: r[k] for k in space} for r in final]
+    # a huge penalty is never the best
+    assert result.best_params["reg"] != 30.0
+    # seeded and reproducible
+    again = fastmf.tune(model, A, metric="ndcg@10", space=space, eta=3, min_steps=2,
+                        refit=False)
+    assert again.best_params == result.best_params and again.best_score == result.best_score
+    with pytest.raises(ValueError, match="metric"):
+        fastmf.tune(model, A, metric="accuracy")

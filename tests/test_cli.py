@@ -145,7 +145,7 @@ def test_metrics_of_disjoint_splits_warn():
         fastmf.evaluate(model, train, test, k=2, metrics=["ndcg", "recall"])
 
 
-COMMANDS = ("compare", "fit", "recommend", "evaluate")
+COMMANDS = ("compare", "fit", "tune", "recommend", "evaluate")
 
 
 def test_help_lists_each_command_with_one_line(capsys):
@@ -182,3 +182,13 @@ def test_version(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"fastmf {fastmf.__version__}"
+
+
+def test_tune_prints_the_best_setting_and_saves_the_refit(log_csv, tmp_path, capsys):
+    out_path = tmp_path / "best.npz"
+    assert main(["tune", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "3",
+                 "--quiet", "-o", str(out_path), "--metric", "ndcg@5"]) == 0
+    out = capsys.readouterr().out
+    assert "best: reg=" in out and "ndcg@5" in out
+    model = fastmf.load(out_path)
+    assert model.user_ids_ is not None and model.iterations == 3
