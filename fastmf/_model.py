@@ -53,11 +53,25 @@ class Run:
     ``step(it)``; ``labels(it)`` adds keys to the front of the iteration's record;
     ``after(record)`` may add keys and returns True to stop early; ``finish()`` runs after
     the last iteration; exceptions in ``keeps`` leave the model fitted (the run has already
-    put the factors of the last good iteration back)."""
+    put the factors of the last good iteration back).
+
+    A run whose data does not sit on this machine (:mod:`fastmf.distributed`) also says
+    which raw ids it found (``ids``), what ``recommend`` filters by (``seen``) and how the
+    objective is computed (``objective``)."""
 
     steps = 0
     csr_t = None
     keeps = ()
+    #: (user_ids, item_ids) found by the run itself, or None for those of the input
+    ids = None
+
+    def seen(self, csr):
+        """The training structure kept for ``recommend``'s seen-item filter, or None."""
+        return csr
+
+    def objective(self, model, csr):
+        """The objective after the last step."""
+        return model._objective(csr, self.csr_t)
 
     def labels(self, it):
         return {}
@@ -188,8 +202,8 @@ class FactorModel(Params, Scoring):
         run = None
         try:
             run = self._start(csr, p, **options)
-            self.user_ids_, self.item_ids_ = ids
-            self._seen = csr
+            self.user_ids_, self.item_ids_ = ids if run.ids is None else run.ids
+            self._seen = run.seen(csr)
             elapsed = 0.0
             with thread_context(p.num_threads), progress_bar(run.steps, show_progress,
                                                              owner) as bar:
@@ -201,7 +215,7 @@ class FactorModel(Params, Scoring):
                     record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
                               "time": elapsed}
                     if track_objective:
-                        record["objective"] = self._objective(csr, run.csr_t)
+                        record["objective"] = run.objective(self, csr)
                     stop = run.after(record)
                     self.history_.append(record)
                     bar.update(record)
