@@ -15,7 +15,7 @@ LAYERS = {
     "_interactions": 2, "_io": 2, "datasets": 2, "split": 2,
     "_weighting": 3, "_objective": 3, "solvers": 3,
     "_scoring": 4, "_persistence": 4, "_model": 4, "wals": 4, "sgd": 4, "svd": 4,
-    "_evaluation": 5, "metrics": 5, "compare": 5,
+    "_evaluation": 5, "metrics": 5, "compare": 5, "distributed": 5,
     "__main__": 6, "__init__": 7,
 }
 MAX_LINES = 400

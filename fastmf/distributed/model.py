@@ -1,0 +1,168 @@
+"""DaskWALS: the WALS estimator, fitted on a Dask cluster."""
+
+import copy
+
+import numpy as np
+
+from .. import _validation as v
+from .._params import Int, Optional
+from .._persistence import register_model
+from ..wals import WALS
+from .frames import FrameInput, is_dask_frame
+from .run import DaskRun
+
+
+class ClientParam:
+    """None, or a running ``distributed.Client``."""
+
+    def check(self, owner, name, value):
+        if value is None:
+            return None
+        if not all(hasattr(value, a) for a in ("submit", "scatter", "gather", "status")):
+            raise ValueError(f"The {name!r} parameter of {owner} must be None or a "
+                             f"distributed.Client. Got {type(value).__name__} instead.")
+        if value.status != "running":
+            raise ValueError(f"The {name!r} parameter of {owner} is a distributed.Client "
+                             f"that is not running (status {value.status!r}); pass a "
+                             f"connected client, or client=None to start a local cluster.")
+        return value
+
+
+@register_model
+class DaskWALS(WALS):
+    """:class:`fastmf.WALS` on a Dask cluster: the same objective, parameters, initial
+    factors and row solvers, with the data split into row blocks that live on the workers.
+
+    The fitted model is an ordinary fastmf model: ``recommend``, ``fold_in``, ``save`` and
+    :func:`fastmf.load` work on the client without a cluster. From the same
+    ``random_state`` it gives the factors of :class:`fastmf.WALS` up to rounding (each row
+    solve is the same; only the order of the Gram matrix's sums differs).
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        The cluster to fit on. By default a ``LocalCluster`` of one single-threaded worker
+        process per core is started for the fit and closed at its end.
+    n_blocks : int, optional
+        Row blocks per side (users, items). Default: the number of worker threads. Every
+        block is sent the fixed-side rows it references each half-sweep, so more blocks
+        than workers move more data.
+    num_threads : int, optional
+        Numba threads of each block's task on its worker (default: that worker's thread
+        count; a local cluster has one thread per worker process).
+    **others
+        As :class:`fastmf.WALS`.
+
+    Notes
+    -----
+    ``fit`` takes what :meth:`fastmf.WALS.fit` takes and also a Dask DataFrame with
+    columns user, item and optionally value (e.g. from ``dask.dataframe.read_parquet``):
+    its ids are indexed and its blocks built on the workers, and the raw ids are kept on
+    the model as with :class:`fastmf.Interactions`. A model fitted on a Dask DataFrame
+    keeps no training matrix on the client, so ``recommend`` then needs ``A`` (or
+    ``filter_seen=False``). ``history_`` records also hold ``bytes_sent`` and
+    ``bytes_received``: the bytes of the arrays shipped to and from the workers in that
+    iteration. See ``docs/distributed.md``.
+    """
+
+    _parameter_constraints = {
+        **WALS._parameter_constraints,
+        "client": ClientParam(),
+        "n_blocks": Optional(Int(1)),
+    }
+
+    def __init__(self, factors=64, *, w0=1.0, alpha=1.0, confidence="linear", epsilon=1.0,
+                 target="binary", row_weights=None, col_weights=None, reg=0.005,
+                 reg_exponent=1.0, biases=False, solver="cg", cg_steps=3, iterations=15,
+                 init_scale=None, dtype=np.float32, num_threads=None, random_state=None,
+                 client=None, n_blocks=None):
+        super().__init__(factors, w0=w0, alpha=alpha, confidence=confidence,
+                         epsilon=epsilon, target=target, row_weights=row_weights,
+                         col_weights=col_weights, reg=reg, reg_exponent=reg_exponent,
+                         biases=biases, solver=solver, cg_steps=cg_steps,
+                         iterations=iterations, init_scale=init_scale, dtype=dtype,
+                         num_threads=num_threads, random_state=random_state)
+        self.client = client
+        self.n_blocks = n_blocks
+
+    def fit(self, A, *, callback=None, show_progress=False, track_objective=True):
+        """Fit on the cluster; see :meth:`fastmf.WALS.fit`. ``A`` may also be a Dask
+        DataFrame of (user, item[, value]) rows."""
+        session = _Session()
+        try:
+            return self._fit(A, callback=callback, show_progress=show_progress,
+                             track_objective=track_objective, session=session,
+                             track=track_objective)
+        finally:
+            session.close()
+
+    def prepare_sweeps(self, A):
+        raise NotImplementedError("DaskWALS solves its half-sweeps on the cluster; time "
+                                  "local half-sweeps with fastmf.WALS.prepare_sweeps.")
+
+    def _start(self, data, p, session=None, track=True):
+        client = session.connect(p.client)
+        threads = None if self.num_threads in (None, 0) else p.num_threads
+        run = DaskRun(self, data, p, client, track=track, worker_threads=threads,
+                      n_blocks=p.n_blocks)
+        session.run = run
+        return run
+
+    # ------------------------------------------------------------------ input
+    def _as_input(self, A):
+        if is_dask_frame(A):
+            return FrameInput(A)
+        return super()._as_input(A)
+
+    def _check_data(self, A, name="A", shape=None, weighting=None, dtype=None):
+        A = self._as_input(A)
+        if isinstance(A, FrameInput):
+            return A  # checked on the workers, block by block
+        return super()._check_data(A, name, shape, weighting, dtype)
+
+    def _check_sizes(self, weighting, m, n):
+        owner = type(self).__name__
+        v.check_weights_vector(owner, "row_weights", weighting.row_weights, m)
+        v.check_weights_vector(owner, "col_weights", weighting.col_weights, n)
+
+    # ------------------------------------------------------------------ parameters
+    def _saved_params(self):
+        # a client is a connection, not part of the model
+        return {**super()._saved_params(), "client": None}
+
+    def __sklearn_clone__(self):
+        params = self.get_params()
+        client = params.pop("client")
+        return type(self)(**{k: copy.deepcopy(val) for k, val in params.items()},
+                          client=client)
+
+
+class _Session:
+    """The cluster of one fit: the given client, or a LocalCluster started when the fit
+    gets past validation and closed at its end, with the blocks released."""
+
+    def __init__(self):
+        self.cluster = None
+        self.client = None
+        self.run = None
+
+    def connect(self, client):
+        if client is None:
+            from distributed import Client, LocalCluster
+            self.cluster = LocalCluster(threads_per_worker=1, processes=True,
+                                        dashboard_address=":0")
+            client = Client(self.cluster)
+        elif client.status != "running":
+            raise ValueError(f"The 'client' parameter of DaskWALS is a distributed.Client "
+                             f"that is not running (status {client.status!r}).")
+        self.client = client
+        return client
+
+    def close(self):
+        try:
+            if self.run is not None:
+                self.run.layout.release()
+        finally:
+            if self.cluster is not None:
+                self.client.close()
+                self.cluster.close()
