@@ -260,6 +260,16 @@ def test_history_callback_progress_and_stopping(client, sparse):
                                   .fit(sparse).user_factors)
 
 
+def test_worker_threads_may_exceed_the_clients(client, sparse):
+    # the threads of a block's task are the worker's business: more than the client has
+    # is allowed (each worker uses at most what its Numba has), and results do not change
+    local = WALS(**_params(**IMPLICIT)).fit(sparse)
+    dist = DaskWALS(**_params(**IMPLICIT), client=client, num_threads=512).fit(sparse)
+    _assert_same(local, dist)
+    with pytest.raises(ValueError, match="'num_threads' parameter of DaskWALS"):
+        DaskWALS(client=client, num_threads=-1).fit(sparse)
+
+
 def test_without_a_client_a_local_cluster_is_started_and_closed(sparse):
     before = set(distributed.client._global_clients.values())
     local = WALS(**_params(**IMPLICIT)).fit(sparse)

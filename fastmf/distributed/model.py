@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._params import Int, Optional
+from .._threads import resolve_num_threads
 from .._persistence import register_model
 from ..wals import WALS
 from .frames import FrameInput, is_dask_frame
@@ -26,6 +27,19 @@ class ClientParam:
                              f"that is not running (status {value.status!r}); pass a "
                              f"connected client, or client=None to start a local cluster.")
         return value
+
+
+class WorkerThreads:
+    """None or 0 (each worker's thread count), or a positive int: the Numba threads of a
+    block's task on its worker, which may have more cores than the client. Checked as an
+    int here; the client's own loop gets at most the threads Numba has on the client."""
+
+    def check(self, owner, name, value):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)
+                             and value == 0):
+            return resolve_num_threads(owner, None)
+        value = v.check_int(owner, name, value, low=0)
+        return min(value, resolve_num_threads(owner, None))
 
 
 @register_model
@@ -49,7 +63,8 @@ class DaskWALS(WALS):
         than workers move more data.
     num_threads : int, optional
         Numba threads of each block's task on its worker (default: that worker's thread
-        count; a local cluster has one thread per worker process).
+        count; a local cluster has one thread per worker process). It may exceed the
+        client's cores; a worker uses at most the threads its Numba was started with.
     **others
         As :class:`fastmf.WALS`.
 
@@ -67,6 +82,7 @@ class DaskWALS(WALS):
 
     _parameter_constraints = {
         **WALS._parameter_constraints,
+        "num_threads": WorkerThreads(),
         "client": ClientParam(),
         "n_blocks": Optional(Int(1)),
     }
@@ -102,7 +118,7 @@ class DaskWALS(WALS):
 
     def _start(self, data, p, session=None, track=True):
         client = session.connect(p.client)
-        threads = None if self.num_threads in (None, 0) else p.num_threads
+        threads = self._fit_params["num_threads"] or None  # validated; None: the worker's
         run = DaskRun(self, data, p, client, track=track, worker_threads=threads,
                       n_blocks=p.n_blocks)
         session.run = run
