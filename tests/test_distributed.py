@@ -270,6 +270,18 @@ def test_worker_threads_may_exceed_the_clients(client, sparse):
         DaskWALS(client=client, num_threads=-1).fit(sparse)
 
 
+def test_parameters_clone_and_save_without_the_client(client, tmp_path):
+    sklearn_base = pytest.importorskip("sklearn.base")
+    model = DaskWALS(factors=3, n_blocks=2, client=client)
+    copy = sklearn_base.clone(model)
+    assert copy.client is client and copy.get_params()["n_blocks"] == 2
+    assert set(WALS().get_params()) | {"client", "n_blocks"} == set(model.get_params())
+    model.save(tmp_path / "unfitted.npz")
+    assert fastmf.load(tmp_path / "unfitted.npz").get_params()["client"] is None
+    with pytest.raises(ValueError, match="'n_blocks' parameter of DaskWALS"):
+        DaskWALS(n_blocks=0, client=client).fit(random_csr(5, 4, 0.5, 0))
+
+
 def test_without_a_client_a_local_cluster_is_started_and_closed(sparse):
     before = set(distributed.client._global_clients.values())
     local = WALS(**_params(**IMPLICIT)).fit(sparse)
