@@ -164,7 +164,11 @@ class _Session:
 
     def connect(self, client):
         if client is None:
-            from distributed import Client, LocalCluster
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError as exc:
+                raise ImportError("DaskWALS needs dask.distributed; install it with "
+                                  "pip install 'fastmf[dist]'.") from exc
             self.cluster = LocalCluster(threads_per_worker=1, processes=True,
                                         dashboard_address=":0")
             client = Client(self.cluster)
