@@ -4,7 +4,7 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import datasets, metrics, solvers, split
+from . import datasets, distributed, metrics, solvers, split
 from ._interactions import Interactions
 from ._persistence import ModelFileError
 from ._persistence import load_model as load
@@ -20,5 +20,5 @@ from .wals import WALS
 __version__ = "0.1.0"
 
 __all__ = ["SGD", "SVD", "WALS", "Interactions", "ModelFileError", "NotFittedError",
-           "__version__", "compare", "datasets", "evaluate", "load", "metrics", "objective",
-           "solvers", "split", "tune", "TuneResult"]
+           "__version__", "compare", "datasets", "distributed", "evaluate", "load", "metrics",
+           "objective", "solvers", "split", "tune", "TuneResult"]

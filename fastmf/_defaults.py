@@ -92,6 +92,26 @@ def resolve(p, csr):
     return q
 
 
+def resolve_without_data(p):
+    """Fill the 'auto' values that need no data (target, alpha, biases, confidence of
+    ratings, epsilon of a non-log confidence); returns (params, names still 'auto')."""
+    q = SimpleNamespace(**vars(p))
+    ratings = getattr(q, "kind", "implicit") == "ratings"
+    for name, value in (("target", "value" if ratings else "binary"), ("alpha", 1.0)):
+        if _is_auto(getattr(q, name, None)):
+            setattr(q, name, value)
+    if ratings:
+        for name, value in (("w0", 0.0), ("confidence", "none")):
+            if _is_auto(getattr(q, name, None)):
+                setattr(q, name, value)
+    if _is_auto(getattr(q, "epsilon", None)) and q.confidence in ("none", "linear"):
+        q.epsilon = 1.0
+    if _is_auto(getattr(q, "biases", None)) and not _is_auto(q.w0):
+        q.biases = ratings and q.w0 == 0
+    left = sorted(k for k, val in vars(q).items() if _is_auto(val))
+    return q, left
+
+
 def _median_scale(a):
     """epsilon of the log confidence: the median stored value (1 when it is not > 0)."""
     if a.size == 0:

@@ -76,7 +76,11 @@ class Run:
     ``step(it)``; ``labels(it)`` adds keys to the front of the iteration's record;
     ``after(record)`` may add keys and returns True to stop early; ``finish()`` runs after
     the last iteration; exceptions in ``keeps`` leave the model fitted (the run has already
-    put the factors of the last good iteration back)."""
+    put the factors of the last good iteration back).
+
+    A run whose data does not sit on this machine (:mod:`fastmf.distributed`) also says
+    which raw ids it found (``ids``), what ``recommend`` filters by (``seen``) and how the
+    objective is computed (``objective``)."""
 
     steps = 0
     csr_t = None
@@ -84,6 +88,17 @@ class Run:
     #: False for runs that do not minimize the shared objective (SGD's ranking losses):
     #: the loop then records no ``objective``
     shared_objective = True
+
+    #: (user_ids, item_ids) found by the run itself, or None for those of the input
+    ids = None
+
+    def seen(self, csr):
+        """The training structure kept for ``recommend``'s seen-item filter, or None."""
+        return csr
+
+    def objective(self, model, csr):
+        """The objective after the last step."""
+        return model._objective(csr, self.csr_t)
 
     def labels(self, it):
         return {}
@@ -135,6 +150,11 @@ class FactorModel(Params, Scoring):
     def _saved_params(self):
         """The parameters of the fit the state comes from (the current ones if unfitted)."""
         return self._fit_params if self.is_fitted and self._fit_params else self.get_params()
+
+    def _saved_resolved_params(self):
+        """The resolved parameters as saved (subclasses drop what is not part of a model,
+        such as a cluster connection)."""
+        return dict(self.resolved_params_)
 
     def _resolved_params(self):
         """The parameters the last fit ran with, every 'auto' resolved (or the current
@@ -240,8 +260,8 @@ class FactorModel(Params, Scoring):
         try:
             with interrupts.deferred():
                 run = self._start(csr, p, **options)
-                self.user_ids_, self.item_ids_ = ids
-                self._seen = csr
+                self.user_ids_, self.item_ids_ = ids if run.ids is None else run.ids
+                self._seen = run.seen(csr)
                 self._loop(run, csr, p, callback, show_progress, track_objective)
                 run.finish()
         except KeyboardInterrupt:
@@ -273,7 +293,7 @@ class FactorModel(Params, Scoring):
                 record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
                           "time": elapsed}
                 if track_objective and run.shared_objective:
-                    record["objective"] = self._objective(csr, run.csr_t)
+                    record["objective"] = run.objective(self, csr)
                 stop = run.after(record)
                 self.history_.append(record)
                 bar.update(record)

@@ -51,7 +51,7 @@ def save_model(model, path):
     meta = {"class": type(model).__name__, "params": params,
             "global_mean": float(model.global_mean), "format": FORMAT}
     if model.is_fitted and model.resolved_params_ is not None:
-        resolved, resolved_arrays = _encode_params(model.resolved_params_)
+        resolved, resolved_arrays = _encode_params(model._saved_resolved_params())
         meta["resolved"] = resolved
         arrays.update({"resolved__" + k[len("param__"):]: a
                        for k, a in resolved_arrays.items()})

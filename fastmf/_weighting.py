@@ -102,14 +102,25 @@ class Weighting:
         ``w0 * Y^T Y`` (in ``dtype``, by BLAS)."""
         return (Y.T @ Y) * dtype.type(self.w0)
 
+    def unobserved_gram_of(self, YtY, dtype):
+        """The same matrix from ``Y^T Y`` computed elsewhere (float64, summed over the row
+        blocks of :mod:`fastmf.distributed`), in ``dtype``."""
+        return (np.asarray(YtY, np.float64) * self.w0).astype(dtype)
+
     def unobserved_term(self, U, V, observed_sq):
         """``w0 * sum over unobserved (i, j) of <u_i, v_j>^2`` by the Gram trick, given
         ``observed_sq`` = the sum of ``<u_i, v_j>^2`` over the observed entries:
         ``w0 * (<U^T U, V^T V> - observed_sq)``, float64."""
         if self.w0 == 0:
             return 0.0
-        quad = float(np.sum(gram64(U) * gram64(V)))
-        return self.w0 * (quad - observed_sq)
+        return self.unobserved_term_of(gram64(U), gram64(V), observed_sq)
+
+    def unobserved_term_of(self, UtU, VtV, observed_sq):
+        """:meth:`unobserved_term` from the float64 Gram matrices ``U^T U`` and ``V^T V``
+        (summed over row blocks by :mod:`fastmf.distributed`)."""
+        if self.w0 == 0:
+            return 0.0
+        return self.w0 * (float(np.sum(UtU * VtV)) - observed_sq)
 
     # ------------------------------------------------------------------ regularization
     def row_penalty(self, row_nnz, n_cols, dtype):

@@ -220,8 +220,8 @@ class _WalsRun(Run):
         scale = p.init_scale
         if scale is None:
             scale = 0.01 if w.has_unobserved else 0.1
-        model.user_factors = _initial_factors(rng, m, d, scale, dtype)
-        model.item_factors = _initial_factors(rng, n, d, scale, dtype)
+        model.user_factors = initial_factors(rng, m, d, scale, dtype)
+        model.item_factors = initial_factors(rng, n, d, scale, dtype)
         model.user_biases = model.item_biases = None
         model.global_mean = 0.0
         if p.biases:
@@ -254,7 +254,7 @@ class _WalsRun(Run):
                           RuntimeWarning, stacklevel=5)
 
 
-def _initial_factors(rng, rows, d, scale, dtype):
+def initial_factors(rng, rows, d, scale, dtype):
     """Gaussian factors of standard deviation ``scale``, drawn in float32 and scaled in
     place (no float64 temporary of rows x d), so float32 and float64 fits of one seed
     start from the same values."""

@@ -17,6 +17,7 @@ LAYERS = {
     "_scoring": 4, "_persistence": 4, "_model": 4, "wals": 4, "sgd": 4, "svd": 4,
     "_sgd_epochs": 4, "_sgd_ranking": 4,
     "_evaluation": 5, "metrics": 5, "compare": 5, "_comparison": 5, "_tune": 5,
+    "distributed": 5,
     "__main__": 6, "__init__": 7,
 }
 MAX_LINES = 400

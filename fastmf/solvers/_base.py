@@ -31,7 +31,9 @@ class Side:
         self.lam = weighting.row_penalty(self.row_nnz, n_other, dtype)
         self.max_nnz = max(1, int(self.row_nnz.max(initial=0)))
         self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
-        self.zero_offsets = np.zeros(n_other, dtype)
+        # one offset per column of this csr (a row block of the distributed backend holds
+        # only the columns it references; n_other still counts them all for the penalty)
+        self.zero_offsets = np.zeros(csr.shape[1], dtype)
         # Without the unobserved term, a row with no entries and no penalty has the zero
         # system: nothing determines it. Such rows are held at zero (they predict the biases
         # only) instead of being reported as singular.
@@ -79,10 +81,15 @@ class RowSolver:
         return f"<row solver {self.name!r}>"
 
 
-def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=False):
+def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=False,
+               gram=None):
     """Solve every row of ``X`` (and its biases ``Xb``, or None) with ``Y`` (and ``Yb``)
     fixed, through ``solver``. With biases, the rows are solved for ``[x_i, b_i]`` against
-    ``[y_j, 1]`` with offsets ``mu + c_j``. Returns the number of rows that failed."""
+    ``[y_j, 1]`` with offsets ``mu + c_j``. Returns the number of rows that failed.
+
+    ``gram`` is the unobserved term's d x d matrix when ``Y`` holds only the fixed rows
+    that ``side`` references (a row block of :mod:`fastmf.distributed`, whose Gram matrix
+    is summed over all blocks); by default it is computed from ``Y``."""
     dtype = X.dtype
     if Xb is not None:
         d = X.shape[1]
@@ -93,7 +100,8 @@ def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=F
         gram = np.zeros((d + 1, d + 1), dtype)
     else:
         Xa, Ya, offsets = X, Y, side.zero_offsets
-        gram = weighting.unobserved_gram(Y, dtype)
+        if gram is None:
+            gram = weighting.unobserved_gram(Y, dtype)
     run = solver.fold_in if fold_in else solver.solve
     failed = run(side, Xa, Ya, offsets, gram)
     if Xb is not None:
