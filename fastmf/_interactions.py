@@ -9,6 +9,25 @@ DUPLICATES = ("sum", "last", "error")
 UNKNOWN = ("error", "drop")
 
 
+def entry_values(values, n=None):
+    """The values of ``n`` entries as finite float64 (a clear error otherwise)."""
+    values = np.asarray(values)
+    if values.ndim != 1 or (n is not None and values.size != n):
+        raise ValueError(f"values must be 1-d with one value per entry ({n}); got shape "
+                         f"{values.shape}.")
+    if values.dtype.kind not in "biuf":
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"values must be numbers; got dtype {values.dtype}.") from None
+    values = values.astype(np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"values hold NaN or inf ({int(bad.sum())} entries, first at "
+                         f"position {int(np.flatnonzero(bad)[0])}).")
+    return values
+
+
 class Interactions:
     """Feedback entries keyed by raw user and item ids, with the matrix the models fit.
 
@@ -62,20 +81,7 @@ class Interactions:
         if values is None:
             values = np.ones(n, dtype=np.float64)
         else:
-            values = np.asarray(values)
-            if values.ndim != 1 or values.size != n:
-                raise ValueError(f"values must be 1-d with one value per entry ({n}); got "
-                                 f"shape {values.shape}.")
-            if values.dtype.kind not in "biuf":
-                try:
-                    values = values.astype(np.float64)
-                except (TypeError, ValueError):
-                    raise ValueError(f"values must be numbers; got dtype {values.dtype}.")
-            values = values.astype(np.float64)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                raise ValueError(f"values hold NaN or inf ({int(bad.sum())} entries, first at "
-                                 f"position {int(np.flatnonzero(bad)[0])}).")
+            values = entry_values(values, n)
         if timestamps is not None:
             timestamps = _timestamps(timestamps, n)
 

@@ -216,18 +216,7 @@ class _WalsRun(Run):
         m, n = csr.shape
         self.csr_t = csr.transpose()
         d = p.factors
-        rng = v.make_rng(p.random_state)
-        scale = p.init_scale
-        if scale is None:
-            scale = 0.01 if w.has_unobserved else 0.1
-        model.user_factors = initial_factors(rng, m, d, scale, dtype)
-        model.item_factors = initial_factors(rng, n, d, scale, dtype)
-        model.user_biases = model.item_biases = None
-        model.global_mean = 0.0
-        if p.biases:
-            model.user_biases = np.zeros(m, dtype)
-            model.item_biases = np.zeros(n, dtype)
-            model.global_mean = w.target_mean(csr)
+        start_factors(model, p, (m, n), lambda: w.target_mean(csr))
         self.model = model
         self.steps = p.iterations
         self.sweeps = solvers.Sweeps(solvers.get(p.solver, p), csr, self.csr_t, w, model,
@@ -252,6 +241,25 @@ class _WalsRun(Run):
             warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
                           f"(empty rows with reg = 0?) and kept their previous factors.",
                           RuntimeWarning, stacklevel=5)
+
+
+def start_factors(model, p, shape, target_mean):
+    """Put a WALS fit's starting point on ``model``: Gaussian factors (users drawn first,
+    then items, from ``p.random_state``), and with biases zero biases and the fixed global
+    mean ``target_mean()``."""
+    m, n = shape
+    rng = v.make_rng(p.random_state)
+    scale = p.init_scale
+    if scale is None:
+        scale = 0.01 if model._weighting.has_unobserved else 0.1
+    model.user_factors = initial_factors(rng, m, p.factors, scale, p.dtype)
+    model.item_factors = initial_factors(rng, n, p.factors, scale, p.dtype)
+    model.user_biases = model.item_biases = None
+    model.global_mean = 0.0
+    if p.biases:
+        model.user_biases = np.zeros(m, p.dtype)
+        model.item_biases = np.zeros(n, p.dtype)
+        model.global_mean = target_mean()
 
 
 def initial_factors(rng, rows, d, scale, dtype):

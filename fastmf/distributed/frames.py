@@ -13,6 +13,7 @@ import operator
 import numpy as np
 
 from .._ids import factorize, lookup
+from .._interactions import entry_values
 from .blocks import block_from_pieces
 from .layout import BlockRef, Layout, block_bounds
 
@@ -61,16 +62,7 @@ def index_partition(df, catalogues, has_value):
         uniq, codes = factorize(name, df[col].to_numpy())
         out.append(lookup(cat, uniq, name)[codes])
     if has_value:
-        values = df["value"].to_numpy()
-        if values.dtype.kind not in "biuf":
-            try:
-                values = values.astype(np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"values must be numbers; got dtype {values.dtype}.")
-        values = values.astype(np.float64)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(f"values hold NaN or inf ({int(bad.sum())} entries).")
+        values = entry_values(df["value"].to_numpy())
     else:
         values = np.ones(out[0].size)
     return out[0], out[1], values

@@ -13,11 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .. import _validation as v
 from .. import solvers
 from .._model import Run
 from .._weighting import gram64
-from ..wals import initial_factors
+from ..wals import start_factors
 from .blocks import solve_block
 from .frames import FrameInput, frame_layout
 from .layout import lost_errors, matrix_layout, placement
@@ -53,18 +52,7 @@ class DaskRun(Run):
                                         n_blocks=n_blocks)
         self.layout.wait_built()
         m, n = self.layout.shape
-        rng = v.make_rng(p.random_state)
-        scale = p.init_scale
-        if scale is None:
-            scale = 0.01 if w.has_unobserved else 0.1
-        model.user_factors = initial_factors(rng, m, d, scale, dtype)
-        model.item_factors = initial_factors(rng, n, d, scale, dtype)
-        model.user_biases = model.item_biases = None
-        model.global_mean = 0.0
-        if p.biases:
-            model.user_biases = np.zeros(m, dtype)
-            model.item_biases = np.zeros(n, dtype)
-            model.global_mean = self.layout.target_mean()
+        start_factors(model, p, (m, n), self.layout.target_mean)
         for side, X in (("items", model.item_factors), ("users", model.user_factors)):
             for r in self.layout.refs[side]:
                 X[r.free_rows] = 0
