@@ -10,11 +10,11 @@ model's full iterations (or epochs). The best setting is then refit on all the t
 The default space is built around the data-aware defaults (``'auto'`` values resolved on
 the training part, see :mod:`fastmf._defaults`), so it stays meaningful on any data:
 
-* implicit feedback: ``reg`` and ``w0`` each at 1/9, 1/3, 1, 3 and 9 times their 'auto'
-  value, and the confidence ``alpha`` at 0.3, 1 and 3 (log confidence; linear when the
-  data are counts and the user chose linear) -- 75 candidates;
-* ratings: ``reg`` at 1/9 .. 9 times its 'auto' value and ``factors`` at 1/2, 1 and 2 times
-  the model's -- 15 candidates.
+* implicit feedback: ``reg`` and ``w0`` each at 1/27, 1/9, 1/3, 1, 3, 9 and 27 times
+  their 'auto' value, and, when the data are not binary, the confidence ``alpha`` at 0.3,
+  1 and 3 -- 147 candidates (49 on binary data);
+* ratings: ``reg`` at 1/27 .. 27 times its 'auto' value and ``factors`` at 1/2, 1 and 2
+  times the model's -- 21 candidates.
 
 Any other space is a dict of parameter name -> list of values (every combination is a
 candidate).
@@ -34,7 +34,7 @@ from ._interactions import Interactions
 from .metrics import evaluate, rmse
 from .split import random_holdout
 
-_SCALES = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)
+_SCALES = (1 / 27, 1 / 9, 1 / 3, 1.0, 3.0, 9.0, 27.0)
 
 
 @dataclass
