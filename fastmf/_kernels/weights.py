@@ -5,7 +5,9 @@ matrix, its transpose and the factors.
 
 ``kind``: 0 = no confidence (1), 1 = linear (1 + alpha * a), 2 = log
 (1 + alpha * log(1 + a / eps)). With ``has_scale`` the weight is
-``w0 + row_scale_i * col_scale_j * confidence`` (frequency-based weights as in weighted MF).
+``w0 + row_scale_i * col_scale_j * confidence`` (frequency-based weights as in weighted MF),
+where ``w0`` is the entry's unobserved weight (per item with per-item weights, see
+:func:`_entry_w0`).
 """
 
 import numpy as np
@@ -40,3 +42,15 @@ def _obs_target(a, binary, one):
     if binary:
         return one
     return a
+
+
+@njit(cache=True, inline="always")
+def _entry_w0(w0, w0_vec, w0_by_row, i, j):
+    """The unobserved weight of entry (i, j): the scalar ``w0`` when ``w0_vec`` is empty,
+    else the per-item weight, ``w0_vec[i]`` when rows are items (``w0_by_row``) and
+    ``w0_vec[j]`` when columns are."""
+    if w0_vec.shape[0] == 0:
+        return w0
+    if w0_by_row:
+        return w0_vec[i]
+    return w0_vec[j]
