@@ -42,7 +42,8 @@ class Weighting:
     weigh ``w0_j + r_i * c_j * kappa(a)`` with row or column weights, and the penalty scales
     are ``(|Omega_i| + sum_j w0_j) ** reg_exponent`` for user i and
     ``(|Omega_j| + w0_j * n_users) ** reg_exponent`` for item j (the scalar formula when every
-    ``w0_j`` equals ``w0``).
+    ``w0_j`` equals ``w0``). A ``w0_items`` whose entries are all equal is stored as that
+    scalar ``w0`` (and ``w0_items`` None): the scalar path, with its exact results.
     """
 
     w0: float
@@ -55,6 +56,19 @@ class Weighting:
     row_weights: np.ndarray | None = None
     col_weights: np.ndarray | None = None
     w0_items: np.ndarray | None = None
+
+    def __post_init__(self):
+        # A constant per-item vector is the scalar case: it becomes ``w0`` (the scalar path
+        # is cheaper, and gives exactly the scalar results).
+        w = self.w0_items
+        if w is None:
+            return
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        if w.size == 0 or np.all(w == w[0]):
+            if w.size:
+                object.__setattr__(self, "w0", float(w[0]))
+            w = None
+        object.__setattr__(self, "w0_items", w)
 
     # ------------------------------------------------------------------ observed entries
     def kernel_args(self, shape, transposed, dtype):

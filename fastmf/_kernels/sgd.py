@@ -12,8 +12,8 @@ Per entry (i, j) the step follows the gradient of
 whose sum over the entries, plus the per-row Gram terms ``w0 u_i^T (V^T V) u_i`` (applied by
 :func:`_sgd_gravity_rows`), is exactly the objective WALS minimizes. With per-item unobserved
 weights ``w0_j`` the correction is ``-w0_j <u_i, v_j>^2`` and the Gram terms are
-``u_i^T (V^T diag(w0) V) u_i`` (equivalently ``w0_j v_j^T (U^T U) v_j`` on the item side). Negative sampling
-replaces the Gram terms by sampled unobserved entries (an approximation).
+``u_i^T (V^T diag(w0) V) u_i`` (equivalently ``w0_j v_j^T (U^T U) v_j`` on the item side).
+Negative sampling replaces the Gram terms by sampled unobserved entries (an approximation).
 """
 
 import numpy as np

@@ -20,7 +20,7 @@ and work partition.
 import numpy as np
 from numba import njit, prange
 
-from .weights import _entry_w0, _obs_target, _obs_weight
+from .weights import _row_coefficients, _row_coefficients_items
 
 # Reassociation lets LLVM vectorize the d-long reductions; no-NaN/no-inf flags stay off so a
 # diverging solve still shows up as NaN instead of being optimized into garbage.
@@ -105,39 +105,6 @@ def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, ze
         for a in range(k):
             out[a] += c * y[a]
         q += 1
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, col_scale,
-                      kind, alpha, eps, binary, has_scale, cw, bw):
-    """cw[q] = w - w0 and bw[q] = w * (t - off_j) for the row's q-th nonzero."""
-    rs = row_scale[i]
-    one = cw.dtype.type(1)
-    for q in range(end - start):
-        idx = start + q
-        j = indices[idx]
-        a = values[idx]
-        w = _obs_weight(a, rs, col_scale[j], w0, kind, alpha, eps, has_scale, one)
-        cw[q] = w - w0
-        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec, w0_by_row,
-                            row_scale, col_scale, kind, alpha, eps, binary, has_scale, cw,
-                            bw):
-    """As :func:`_row_coefficients` with per-item unobserved weights: cw[q] = w - w0_e,
-    where w0_e is the entry's weight from ``w0_vec`` (see ``_entry_w0``)."""
-    rs = row_scale[i]
-    one = cw.dtype.type(1)
-    for q in range(end - start):
-        idx = start + q
-        j = indices[idx]
-        a = values[idx]
-        w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
-        w = _obs_weight(a, rs, col_scale[j], w0e, kind, alpha, eps, has_scale, one)
-        cw[q] = w - w0e
-        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
 
 
 # Rows advance through CG in lockstep blocks of up to CG_BLOCK rows, so that the Gram

@@ -54,3 +54,41 @@ def _entry_w0(w0, w0_vec, w0_by_row, i, j):
     if w0_by_row:
         return w0_vec[i]
     return w0_vec[j]
+
+
+# The row coefficients of the WALS kernels (``_kernels.wals``), under the same fastmath flags
+# as those kernels.
+ROW_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH, inline="always")
+def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, col_scale,
+                      kind, alpha, eps, binary, has_scale, cw, bw):
+    """cw[q] = w - w0 and bw[q] = w * (t - off_j) for the row's q-th nonzero."""
+    rs = row_scale[i]
+    one = cw.dtype.type(1)
+    for q in range(end - start):
+        idx = start + q
+        j = indices[idx]
+        a = values[idx]
+        w = _obs_weight(a, rs, col_scale[j], w0, kind, alpha, eps, has_scale, one)
+        cw[q] = w - w0
+        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH)
+def _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec, w0_by_row,
+                            row_scale, col_scale, kind, alpha, eps, binary, has_scale, cw,
+                            bw):
+    """As :func:`_row_coefficients` with per-item unobserved weights: cw[q] = w - w0_e,
+    where w0_e is the entry's weight from ``w0_vec`` (see ``_entry_w0``)."""
+    rs = row_scale[i]
+    one = cw.dtype.type(1)
+    for q in range(end - start):
+        idx = start + q
+        j = indices[idx]
+        a = values[idx]
+        w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
+        w = _obs_weight(a, rs, col_scale[j], w0e, kind, alpha, eps, has_scale, one)
+        cw[q] = w - w0e
+        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
