@@ -87,6 +87,9 @@ class Weighting:
         cs = np.ones(n, dtype) if cw is None else cw.astype(dtype)
         if transposed:
             rs, cs = cs, rs
+        if self.w0_items is not None and self.w0_items.shape[0] != n:
+            raise ValueError(f"w0_items has length {self.w0_items.shape[0]}, but the matrix "
+                             f"has {n} items (columns).")
         w0_vec = (np.zeros(0, dtype) if self.w0_items is None
                   else np.ascontiguousarray(self.w0_items, dtype=dtype))
         return (float(self.w0), w0_vec, bool(transposed), rs, cs,

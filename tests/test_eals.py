@@ -273,3 +273,14 @@ def test_sgd_epoch_with_gravity_follows_the_objective_gradient(gravity_steps, sc
               reg_exponent=0.5, row_weights=rw)
     np.testing.assert_allclose(step_u, _fd_gradient(A, U, V, "U", **kw), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(step_v, _fd_gradient(A, U, V, "V", **kw), rtol=1e-3, atol=1e-4)
+
+
+def test_item_weights_of_the_wrong_length_are_refused_before_any_kernel():
+    A = _matrix()
+    w = check_weighting("test", 1.0, "linear", 1.0, 1.0, "binary", 0.1, 0.0,
+                        w0_items=np.linspace(0.1, 1, N - 1))
+    csr = check_matrix(A, dtype=np.float64)
+    for csr_side, transposed, n_other in ((csr, False, N), (csr.transpose(), True, M)):
+        with pytest.raises(ValueError, match="w0_items"):
+            solvers.Side(csr_side, w, transposed=transposed, k=D, n_other=n_other,
+                         dtype=np.float64)
