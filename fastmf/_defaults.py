@@ -21,6 +21,11 @@ implicit
     * SGD: ``lr_schedule = 'adagrad'``, ``lr = 0.05`` (a constant step that suits one data
       scale diverges on another).
 
+popularity (He et al. 2016, "eALS"), with ``popularity_exponent = beta > 0``
+    * the unobserved weight of item j becomes ``w0 * n * f_j^beta / sum_k f_k^beta`` (f the
+      items' counts of stored entries): the same total, shifted towards popular items, which
+      a user more likely saw and passed over. ``w0`` may also be given as a vector.
+
 ratings
     * ``w0 = 0``, ``target = 'value'``, ``confidence = 'none'``, ``biases = True``;
       ``reg = 0.08 * std(a)``; SGD: constant ``lr = 0.01 / std(a)``.
@@ -35,6 +40,8 @@ chosen on validation splits only (maximizing the worst data set's ratio to its b
 from types import SimpleNamespace
 
 import numpy as np
+
+from ._weighting import popularity_weights
 
 AUTO = "auto"
 KINDS = ("implicit", "ratings")
@@ -89,6 +96,15 @@ def resolve(p, csr):
     fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
     fill("lr_schedule", "constant" if ratings else "adagrad")
     fill("lr", lambda: RATINGS_LR / spread if ratings else IMPLICIT_LR)
+    beta = getattr(q, "popularity_exponent", 0.0)
+    if isinstance(q.w0, np.ndarray):
+        if q.w0.shape[0] != n:
+            raise ValueError(f"The 'w0' parameter holds {q.w0.shape[0]} per-item weights, but "
+                             f"the matrix has {n} items.")
+    elif beta and q.w0 > 0:
+        # eALS: unobserved weight in proportion to popularity ** beta, same total
+        col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
+        q.w0 = popularity_weights(q.w0, col_nnz, beta)
     return q
 
 

@@ -24,7 +24,7 @@ from ._interactions import Interactions
 from ._objective import objective_value
 from ._defaults import KINDS, nonnegative_needed, resolve
 from ._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real, Threads,
-                      Weights)
+                      UnobservedWeight, Weights)
 from ._persistence import save_model
 from ._progress import progress_bar
 from ._scoring import NotFittedError, Scoring, locked
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 OBJECTIVE_CONSTRAINTS = {
     "factors": Int(1),
     "kind": Options(KINDS),
-    "w0": Auto(Real(0)),
+    "w0": Auto(UnobservedWeight()),
+    "popularity_exponent": Real(0),
     "alpha": Auto(Real(0)),
     "confidence": Auto(Options(CONFIDENCES)),
     "epsilon": Auto(Real(0, low_open=True)),
@@ -138,14 +139,18 @@ class FactorModel(Params, Scoring):
 
     # ------------------------------------------------------------------ parameters
     def _check_param_combination(self, p):
-        if getattr(p, "biases", False) and p.w0 > 0:
+        if getattr(p, "biases", False) and np.any(np.asarray(p.w0) > 0):
             raise ValueError(f"The 'biases' option of {type(self).__name__} is for "
                              f"observed-only models (w0 = 0, ratings); got w0 = {p.w0}.")
 
     def _build_weighting(self, p):
-        return Weighting(w0=p.w0, confidence=p.confidence, alpha=p.alpha, epsilon=p.epsilon,
+        w0, w0_items = p.w0, None
+        if isinstance(w0, np.ndarray):  # per-item weights (resolved from the data at fit)
+            w0_items, w0 = w0, float(w0.mean()) if w0.size else 0.0
+        return Weighting(w0=w0, confidence=p.confidence, alpha=p.alpha, epsilon=p.epsilon,
                          target=p.target, reg=p.reg, reg_exponent=p.reg_exponent,
-                         row_weights=p.row_weights, col_weights=p.col_weights)
+                         row_weights=p.row_weights, col_weights=p.col_weights,
+                         w0_items=w0_items)
 
     def _saved_params(self):
         """The parameters of the fit the state comes from (the current ones if unfitted)."""

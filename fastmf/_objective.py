@@ -30,13 +30,14 @@ def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
                              *weighting.kernel_args(csr.shape, False, np.float64), chunks)
     obs, sq = float(np.sum(obs)), float(np.sum(sq))
     total = obs
-    # sum_i u_i^T (V^T V) u_i = <U^T U, V^T V>: two d x d Gram matrices by BLAS
+    # sum_i u_i^T (V^T V) u_i = <U^T U, V^T V>: two d x d Gram matrices by BLAS (V^T diag(w0)
+    # V with per-item weights, and then ``sq`` is weighted by w0_j)
     total += weighting.unobserved_term(U, V, sq)
     if weighting.reg > 0:
         col_nnz = (np.diff(csr_t.indptr) if csr_t is not None
                    else np.bincount(csr.indices[:csr.nnz], minlength=n))
         lam_u = weighting.row_penalty(csr.row_nnz(), n, np.float64)
-        lam_v = weighting.row_penalty(col_nnz, m, np.float64)
+        lam_v = weighting.row_penalty(col_nnz, m, np.float64, transposed=True)
         su = np.einsum("ij,ij->i", U, U, dtype=np.float64)
         sv = np.einsum("ij,ij->i", V, V, dtype=np.float64)
         if has_b:
@@ -73,7 +74,14 @@ def objective(A: sp.sparray | sp.spmatrix | ArrayLike, U: ArrayLike, V: ArrayLik
 
     with :math:`\hat a_{ij} = \mu + b_i + c_j + \langle u_i, v_j\rangle` (biases zero unless
     given), :math:`\Omega` the stored entries of ``A`` and
-    :math:`s_i = (|\Omega_i| + w_0 n)^\nu` (1 when ``reg_exponent`` :math:`\nu` is 0).
+    :math:`s_i = (|\Omega_i| + w_0 n)^\nu`, :math:`t_j = (|\Omega_j| + w_0 m)^\nu` (1 when
+    ``reg_exponent`` :math:`\nu` is 0).
+
+    With per-item unobserved weights (``w0`` a vector :math:`w_{0j}`), the unobserved term
+    is :math:`\sum_{(i,j)\notin\Omega} w_{0j} \hat a_{ij}^2` (through
+    :math:`V^\top \mathrm{diag}(w_0) V`), observed weights with row or column weights are
+    :math:`w_{0j} + r_i c_j \kappa`, and :math:`s_i = (|\Omega_i| + \sum_j w_{0j})^\nu`,
+    :math:`t_j = (|\Omega_j| + w_{0j} m)^\nu`.
     The unobserved sum uses the Gram trick
     :math:`\sum_i u_i^\top (V^\top V) u_i - \sum_{\Omega} \langle u_i, v_j\rangle^2`, so the
     cost is O(nnz d + (m + n) d^2) and no m x n array is formed. Weights and targets are
@@ -85,8 +93,9 @@ def objective(A: sp.sparray | sp.spmatrix | ArrayLike, U: ArrayLike, V: ArrayLik
         Feedback; duplicates are summed.
     U, V : ndarray, shapes (m, d) and (n, d)
         User and item factors.
-    w0 : float
-        Weight of every unobserved entry (0 for observed-only MF).
+    w0 : float or ndarray of shape (n,)
+        Weight of every unobserved entry (0 for observed-only MF), or one non-negative
+        weight per item (column of ``A``).
     confidence, alpha, epsilon, target, reg, reg_exponent, row_weights, col_weights
         As in :class:`fastmf.WALS`.
     user_biases, item_biases : ndarray, optional
@@ -103,8 +112,12 @@ def objective(A: sp.sparray | sp.spmatrix | ArrayLike, U: ArrayLike, V: ArrayLik
         When the value overflows float64 (factors or values far too large).
     """
     owner = "objective"
+    w0_items = None
+    if np.ndim(w0) != 0:
+        w0_items = v.check_weights_vector(owner, "w0", w0)
+        w0 = float(w0_items.mean()) if w0_items.size else 0.0
     weighting = check_weighting(owner, w0, confidence, alpha, epsilon, target, reg,
-                                reg_exponent, row_weights, col_weights)
+                                reg_exponent, row_weights, col_weights, w0_items)
     U = np.asarray(U)
     V = np.asarray(V)
     for name, F in (("U", U), ("V", V)):
@@ -124,12 +137,14 @@ def objective(A: sp.sparray | sp.spmatrix | ArrayLike, U: ArrayLike, V: ArrayLik
     m, n = csr.shape
     v.check_weights_vector(owner, "row_weights", weighting.row_weights, m)
     v.check_weights_vector(owner, "col_weights", weighting.col_weights, n)
+    if w0_items is not None:
+        v.check_weights_vector(owner, "w0", w0_items, n)
     if (user_biases is None) != (item_biases is None):
         raise ValueError("user_biases and item_biases must be given together.")
     if user_biases is not None:
-        if w0 > 0:
+        if weighting.has_unobserved:
             raise ValueError("Biases are for observed-only models (w0 == 0); got w0 = "
-                             f"{w0}.")
+                             f"{w0}{' (per item)' if w0_items is not None else ''}.")
         user_biases = np.asarray(user_biases, dtype=np.float64)
         item_biases = np.asarray(item_biases, dtype=np.float64)
         if user_biases.shape != (m,) or item_biases.shape != (n,):

@@ -81,6 +81,17 @@ class Weights:
         return v.check_weights_vector(owner, name, value)
 
 
+class UnobservedWeight:
+    """A finite float >= 0 (the same weight for every unobserved entry), or a 1-d array of
+    finite non-negative per-item weights (its length is checked against the data at fit)."""
+
+    def check(self, owner, name, value):
+        if isinstance(value, (list, tuple)) or (hasattr(value, "ndim")
+                                                and getattr(value, "ndim", 0) >= 1):
+            return v.check_weights_vector(owner, name, value)
+        return v.check_float(owner, name, value, low=0)
+
+
 class Optional:
     """None, or a value that passes ``inner``."""
 

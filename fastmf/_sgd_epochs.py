@@ -83,9 +83,11 @@ class Epochs:
         col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
         rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
         self.lam_rows = w.row_penalty(row_nnz, n, dtype)
-        self.lam_cols = w.row_penalty(col_nnz, m, dtype)
+        self.lam_cols = w.row_penalty(col_nnz, m, dtype, transposed=True)
         self.kargs = w.kernel_args(csr.shape, False, dtype)
         self.w0 = w.w0
+        # per-item unobserved weights (float64), or None
+        self.w0_items = w.w0_items
         self.gravity = model.unobserved == "gravity" and w.has_unobserved
         self.negatives = model.negatives if (model.unobserved == "negative_sampling"
                                              and w.has_unobserved) else 0
@@ -121,7 +123,8 @@ class Epochs:
         order = block_order(self.rng, self.grid)
         seeds = self.rng.integers(1, 2**63 - 1, self.block_ptr.shape[0] - 1,
                                   dtype=np.uint64)
-        w0, row_scale, col_scale, kind, alpha, eps, binary, has_scale = self.kargs
+        (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+         has_scale) = self.kargs
         # With gravity, the blocks run in ``gravity_steps`` parts, each followed by a step on
         # the Gram terms (with the Gram matrices of the moment) weighted 1 / gravity_steps:
         # the epoch's total gradient of the unobserved term is unchanged, but the per-entry
@@ -133,11 +136,19 @@ class Epochs:
             _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
                                np.ascontiguousarray(part), True, self.row_div, self.col_div,
                                U, V, self.ub, self.vb, self.g2u, self.g2v, self.g2ub,
-                               self.g2vb, self.mu, w0, self.gravity, self.negatives,
+                               self.g2vb, self.mu, w0, w0_vec, w0_by_row, self.gravity,
+                               self.negatives,
                                self.lam_rows, self.lam_cols, row_scale, col_scale, kind,
                                alpha, eps, binary, has_scale, model.biases, lr, self.schedule,
                                seeds)
-            if self.gravity:
+            if self.gravity and self.w0_items is not None:
+                # users: V^T diag(w0) V; items: w0_j U^T U, the weights applied per row
+                w0i = self.w0_items
+                _gravity_step(U, V, 1.0 / parts, lr, self.g2u, self.schedule,
+                              self.gravity_buf, y_weights=w0i)
+                _gravity_step(V, U, 1.0 / parts, lr, self.g2v, self.schedule,
+                              self.gravity_buf, x_weights=w0i)
+            elif self.gravity:
                 w0_part = self.w0 / parts
                 _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf)
                 _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf)
@@ -190,16 +201,23 @@ def _gravity_chunk(d, dtype):
     return max(1, _GRAVITY_BYTES // (d * np.dtype(dtype).itemsize))
 
 
-def _gravity_step(X, Y, w0, lr, g2x, schedule, buf):
+def _gravity_step(X, Y, w0, lr, g2x, schedule, buf, y_weights=None, x_weights=None):
     """x_i -= lr * 2 w0 (Y^T Y) x_i for every row of X (the gradient of the Gram terms
     w0 x_i^T (Y^T Y) x_i; per-coordinate steps with adagrad). BLAS forms the products
-    chunk by chunk into ``buf``; the kernel applies them."""
-    gram = (Y.T @ Y).astype(X.dtype)
+    chunk by chunk into ``buf``; the kernel applies them. Per-item unobserved weights enter
+    as ``y_weights`` (the Gram matrix is then Y^T diag(y_weights) Y) or ``x_weights`` (row
+    i's product is scaled by x_weights[i])."""
+    if y_weights is None:
+        gram = (Y.T @ Y).astype(X.dtype)
+    else:
+        gram = ((Y.T * y_weights) @ Y).astype(X.dtype)
     step = buf.shape[0]
     adagrad = schedule == SCHEDULES["adagrad"]
     for start in range(0, X.shape[0], step):
         stop = min(start + step, X.shape[0])
         XG = np.matmul(X[start:stop], gram, out=buf[:stop - start])
+        if x_weights is not None:
+            XG *= x_weights[start:stop, None].astype(X.dtype)
         _sgd_gravity_rows(X[start:stop], XG, w0, lr, g2x[start:stop] if adagrad else g2x,
                           schedule)
 

@@ -11,8 +11,9 @@ The default space is built around the data-aware defaults (``'auto'`` values res
 the training part, see :mod:`fastmf._defaults`), so it stays meaningful on any data:
 
 * implicit feedback: ``reg`` and ``w0`` each at 1/27, 1/9, 1/3, 1, 3, 9 and 27 times
-  their 'auto' value, and, when the data are not binary, the confidence ``alpha`` at 0.3,
-  1 and 3 -- 147 candidates (49 on binary data);
+  their 'auto' value, popularity-weighted unobserved entries (``popularity_exponent``) 0
+  or 0.5, and, when the data are not binary, the confidence ``alpha`` at 0.3, 1 and 3 --
+  294 candidates (98 on binary data);
 * ratings: ``reg`` at 1/27 .. 27 times its 'auto' value and ``factors`` at 1/2, 1 and 2
   times the model's -- 21 candidates.
 
@@ -95,8 +96,9 @@ def default_space(model, train):
         return {"reg": [q.reg * s for s in _SCALES],
                 "factors": sorted({max(1, q.factors // 2), q.factors, 2 * q.factors})}
     space = {"reg": [q.reg * s for s in _SCALES]}
-    if q.w0 > 0:
+    if np.ndim(q.w0) == 0 and q.w0 > 0:
         space["w0"] = [q.w0 * s for s in _SCALES]
+        space["popularity_exponent"] = [0.0, 0.5]
     if q.confidence != "none":
         space["alpha"] = [0.3, 1.0, 3.0]
     return space

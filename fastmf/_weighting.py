@@ -6,6 +6,12 @@ Gram product of a half-sweep, the per-entry offset that observed entries carry i
 kernels, the objective's unobserved term, the penalty's scale -- so that making ``w0`` per
 item (``w0_j``: Gram ``V^T diag(w0) V`` on the user side, ``w0_j U^T U`` on the item side)
 is a change to this module and to the kernels' offset argument, not to every caller.
+
+Per-item unobserved weights (He et al. 2016, "eALS"): with ``w0_items`` given, unobserved
+entry (i, j) weighs ``w0_items[j]`` instead of ``w0``. The Gram trick stays exact: rows of
+users see ``V^T diag(w0) V`` (one weighted Gram matrix per half-sweep); rows of items see the
+plain ``U^T U`` scaled by their own ``w0_j`` (in the kernels, which receive the per-entry
+weights through :meth:`Weighting.kernel_args`).
 """
 
 from dataclasses import dataclass
@@ -29,6 +35,15 @@ class Weighting:
     the confidence: 1 ('none'), ``1 + alpha * a`` ('linear') or
     ``1 + alpha * log(1 + a / epsilon)`` ('log'). Every unobserved entry has target 0 and
     weight ``w0``. Row i's penalty is ``reg * (|row i| + w0 * n_cols) ** reg_exponent``.
+
+    ``w0_items`` (float64, one non-negative weight per item, or None): the unobserved weight
+    of item j is then ``w0_items[j]`` and replaces ``w0`` everywhere (``w0`` is only kept as
+    the overall level, e.g. the ``w0`` given to :func:`popularity_weights`): observed entries
+    weigh ``w0_j + r_i * c_j * kappa(a)`` with row or column weights, and the penalty scales
+    are ``(|Omega_i| + sum_j w0_j) ** reg_exponent`` for user i and
+    ``(|Omega_j| + w0_j * n_users) ** reg_exponent`` for item j (the scalar formula when every
+    ``w0_j`` equals ``w0``). A ``w0_items`` whose entries are all equal is stored as that
+    scalar ``w0`` (and ``w0_items`` None): the scalar path, with its exact results.
     """
 
     w0: float
@@ -40,12 +55,31 @@ class Weighting:
     reg_exponent: float
     row_weights: np.ndarray | None = None
     col_weights: np.ndarray | None = None
+    w0_items: np.ndarray | None = None
+
+    def __post_init__(self):
+        # A constant per-item vector is the scalar case: it becomes ``w0`` (the scalar path
+        # is cheaper, and gives exactly the scalar results).
+        w = self.w0_items
+        if w is None:
+            return
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        if w.size == 0 or np.all(w == w[0]):
+            if w.size:
+                object.__setattr__(self, "w0", float(w[0]))
+            w = None
+        object.__setattr__(self, "w0_items", w)
 
     # ------------------------------------------------------------------ observed entries
     def kernel_args(self, shape, transposed, dtype):
-        """(w0, row_scale, col_scale, kind, alpha, eps, binary, has_scale) for a kernel
-        walking the rows of the matrix (``transposed=False``) or of its transpose. The
-        kernels give each observed entry the offset ``w - w0`` against the Gram term."""
+        """(w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale)
+        for a kernel walking the rows of the matrix (``transposed=False``, rows are users)
+        or of its transpose (rows are items). ``shape`` is the matrix's (users x items).
+
+        The kernels give each observed entry the offset ``w - w0_e`` against the Gram term,
+        where ``w0_e`` is the entry's unobserved weight: the scalar ``w0`` when ``w0_vec``
+        is empty, else ``w0_vec[i]`` for the row's own weight (``w0_by_row``, item rows) or
+        ``w0_vec[j]`` for the column's (user rows). ``w0_vec`` is in ``dtype``."""
         rw, cw = self.row_weights, self.col_weights
         has_scale = rw is not None or cw is not None
         m, n = shape
@@ -53,8 +87,14 @@ class Weighting:
         cs = np.ones(n, dtype) if cw is None else cw.astype(dtype)
         if transposed:
             rs, cs = cs, rs
-        return (float(self.w0), rs, cs, CONFIDENCE_KINDS[self.confidence], float(self.alpha),
-                float(self.epsilon), self.target == "binary", has_scale)
+        if self.w0_items is not None and self.w0_items.shape[0] != n:
+            raise ValueError(f"w0_items has length {self.w0_items.shape[0]}, but the matrix "
+                             f"has {n} items (columns).")
+        w0_vec = (np.zeros(0, dtype) if self.w0_items is None
+                  else np.ascontiguousarray(self.w0_items, dtype=dtype))
+        return (float(self.w0), w0_vec, bool(transposed), rs, cs,
+                CONFIDENCE_KINDS[self.confidence], float(self.alpha), float(self.epsilon),
+                self.target == "binary", has_scale)
 
     def weights_and_targets(self, csr):
         """Weight and target of every stored entry of ``csr`` as float64 arrays (NumPy; for
@@ -71,7 +111,9 @@ class Weighting:
             rw = np.ones(m) if self.row_weights is None else self.row_weights
             cw = np.ones(n) if self.col_weights is None else self.col_weights
             rows = np.repeat(np.arange(m), csr.row_nnz())
-            kappa = self.w0 + rw[rows] * cw[csr.indices[:csr.nnz]] * kappa
+            cols = csr.indices[:csr.nnz]
+            w0 = self.w0 if self.w0_items is None else self.w0_items[cols]
+            kappa = w0 + rw[rows] * cw[cols] * kappa
         targets = np.ones_like(a) if self.target == "binary" else a
         return kappa, targets
 
@@ -95,45 +137,109 @@ class Weighting:
     # ------------------------------------------------------------------ unobserved entries
     @property
     def has_unobserved(self):
+        """Whether any unobserved entry has a positive weight."""
+        if self.w0_items is not None:
+            return bool(np.any(self.w0_items > 0))
         return self.w0 > 0
 
-    def unobserved_gram(self, Y, dtype):
-        """The d x d matrix of the unobserved term in a row's system when ``Y`` is fixed:
-        ``w0 * Y^T Y`` (in ``dtype``, by BLAS)."""
-        return (Y.T @ Y) * dtype.type(self.w0)
+    def unobserved_gram(self, Y, dtype, transposed=False):
+        """The d x d matrix of the unobserved term in a row's system when ``Y`` is fixed
+        (in ``dtype``, by BLAS): ``w0 * Y^T Y`` with a scalar ``w0``. With ``w0_items``:
+        ``Y^T diag(w0) Y`` for user rows (``transposed=False``, ``Y`` = item factors), and
+        the plain ``Y^T Y`` for item rows (``transposed=True``, ``Y`` = user factors), which
+        the kernels scale by each row's ``w0_j`` (see :meth:`kernel_args`)."""
+        if self.w0_items is None:
+            return (Y.T @ Y) * dtype.type(self.w0)
+        if transposed:
+            return Y.T @ Y
+        return (Y.T * self.w0_items.astype(dtype)) @ Y
 
     def unobserved_gram_of(self, YtY, dtype):
         """The same matrix from ``Y^T Y`` computed elsewhere (float64, summed over the row
-        blocks of :mod:`fastmf.distributed`), in ``dtype``."""
+        blocks of :mod:`fastmf.distributed`), in ``dtype``. Scalar ``w0`` only."""
+        self._scalar_only("the distributed backend")
         return (np.asarray(YtY, np.float64) * self.w0).astype(dtype)
 
+    def _scalar_only(self, what):
+        if self.w0_items is not None:
+            raise NotImplementedError(f"Per-item unobserved weights are not supported by "
+                                      f"{what} yet; use a scalar w0.")
+
     def unobserved_term(self, U, V, observed_sq):
-        """``w0 * sum over unobserved (i, j) of <u_i, v_j>^2`` by the Gram trick, given
-        ``observed_sq`` = the sum of ``<u_i, v_j>^2`` over the observed entries:
-        ``w0 * (<U^T U, V^T V> - observed_sq)``, float64."""
+        """The objective's unobserved term ``sum over unobserved (i, j) of w0_ij <u_i,
+        v_j>^2`` by the Gram trick, float64. ``observed_sq`` is the loss kernel's second
+        sum over the observed entries: ``sum <u_i, v_j>^2`` with a scalar ``w0`` (the term is
+        then ``w0 * (<U^T U, V^T V> - observed_sq)``), ``sum w0_j <u_i, v_j>^2`` with
+        ``w0_items`` (the term is then ``<U^T U, V^T diag(w0) V> - observed_sq``)."""
+        if self.w0_items is not None:
+            if not self.has_unobserved:
+                return 0.0
+            quad = float(np.sum(gram64(U) * gram64(V, self.w0_items)))
+            return quad - observed_sq
         if self.w0 == 0:
             return 0.0
         return self.unobserved_term_of(gram64(U), gram64(V), observed_sq)
 
     def unobserved_term_of(self, UtU, VtV, observed_sq):
         """:meth:`unobserved_term` from the float64 Gram matrices ``U^T U`` and ``V^T V``
-        (summed over row blocks by :mod:`fastmf.distributed`)."""
+        (summed over row blocks by :mod:`fastmf.distributed`). Scalar ``w0`` only."""
+        self._scalar_only("the distributed backend")
         if self.w0 == 0:
             return 0.0
         return self.w0 * (float(np.sum(UtU * VtV)) - observed_sq)
 
     # ------------------------------------------------------------------ regularization
-    def row_penalty(self, row_nnz, n_cols, dtype):
-        """Per-row ridge penalty lam_i = reg * (nnz_i + w0 * n_cols) ** reg_exponent."""
+    def row_penalty(self, row_nnz, n_cols, dtype, transposed=False):
+        """Per-row ridge penalty lam_i = reg * (nnz_i + w0 * n_cols) ** reg_exponent.
+
+        With ``w0_items``, ``w0 * n_cols`` becomes the row's total unobserved weight
+        bound: ``sum_j w0_j`` for user rows (``transposed=False``) and ``w0_j * n_cols``
+        for item rows (``transposed=True``; ``n_cols`` is then the number of users)."""
         if self.reg_exponent == 0:
             return np.full(row_nnz.shape[0], self.reg, dtype=dtype)
-        base = row_nnz.astype(np.float64) + self.w0 * n_cols
+        if self.w0_items is None:
+            base = row_nnz.astype(np.float64) + self.w0 * n_cols
+        elif transposed:
+            base = row_nnz.astype(np.float64) + self.w0_items * n_cols
+        else:
+            base = row_nnz.astype(np.float64) + float(np.sum(self.w0_items))
         return (self.reg * base ** self.reg_exponent).astype(dtype)
+
+    def free_row_mask(self, row_nnz, lam, transposed=False):
+        """Rows whose system is zero: no entries, no penalty and no unobserved weight.
+        Nothing determines them (solvers hold them at zero)."""
+        empty = (row_nnz == 0) & (lam == 0)
+        if self.w0_items is not None and transposed:
+            return empty & (self.w0_items == 0)
+        if self.has_unobserved:
+            return np.zeros(row_nnz.shape[0], bool)
+        return empty
+
+
+def popularity_weights(w0, col_nnz, beta):
+    """Per-item unobserved weights from popularity (He et al. 2016):
+    ``w0 * n * f_j ** beta / sum_k f_k ** beta`` with ``f = col_nnz`` (the items' counts of
+    observed entries), float64, summing to ``w0 * n``. ``beta = 0`` gives ``w0`` for every
+    item exactly; with ``beta > 0`` items without entries get 0 (and all items get ``w0``
+    when no item has an entry)."""
+    f = np.asarray(col_nnz, dtype=np.float64)
+    n = f.shape[0]
+    w0 = float(w0)
+    beta = float(beta)
+    if beta == 0 or n == 0:
+        return np.full(n, w0)
+    p = np.where(f > 0, f, 0.0) ** beta
+    total = p.sum()
+    if not total > 0:
+        return np.full(n, w0)
+    return w0 * n * (p / total)
 
 
 def check_weighting(owner, w0, confidence, alpha, epsilon, target, reg, reg_exponent,
-                    row_weights=None, col_weights=None):
-    """A :class:`Weighting` from unchecked arguments; errors name ``owner``."""
+                    row_weights=None, col_weights=None, w0_items=None):
+    """A :class:`Weighting` from unchecked arguments; errors name ``owner``. ``w0_items``
+    (per-item unobserved weights, see :class:`Weighting`) is checked for being 1-d, finite
+    and non-negative; its length is checked against the matrix by the caller."""
     return Weighting(
         w0=v.check_float(owner, "w0", w0, low=0),
         confidence=v.check_option(owner, "confidence", confidence, CONFIDENCES),
@@ -144,14 +250,19 @@ def check_weighting(owner, w0, confidence, alpha, epsilon, target, reg, reg_expo
         reg_exponent=v.check_float(owner, "reg_exponent", reg_exponent, low=0),
         row_weights=v.check_weights_vector(owner, "row_weights", row_weights),
         col_weights=v.check_weights_vector(owner, "col_weights", col_weights),
+        w0_items=v.check_weights_vector(owner, "w0_items", w0_items),
     )
 
 
-def gram64(X, block=1 << 15):
-    """X^T X in float64, accumulated over blocks of rows (no float64 copy of all of X)."""
+def gram64(X, weights=None, block=1 << 15):
+    """X^T X (or X^T diag(weights) X) in float64, accumulated over blocks of rows (no
+    float64 copy of all of X)."""
     d = X.shape[1]
     G = np.zeros((d, d))
     for start in range(0, X.shape[0], block):
         B = X[start:start + block].astype(np.float64)
-        G += B.T @ B
+        if weights is None:
+            G += B.T @ B
+        else:
+            G += (B.T * weights[start:start + block]) @ B
     return G

@@ -101,7 +101,7 @@ class SGD(FactorModel):
     max_trials : int, default 50
         Draws per entry of the 'warp' search.
     w0, alpha, confidence, epsilon, target, row_weights, col_weights, reg, reg_exponent,
-    biases, dtype, num_threads, random_state
+    biases, popularity_exponent, dtype, num_threads, random_state
         As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0`` with the squared loss; with
         a ranking loss it adds item biases only).
 
@@ -142,6 +142,7 @@ class SGD(FactorModel):
                  row_weights: ArrayLike | None = None,
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
+                 popularity_exponent: float = 0.0,
                  loss: Literal["squared", "logistic", "bpr", "warp"] = "squared",
                  sampling: Literal["uniform", "popularity"] = "uniform",
                  max_trials: int = 50, dtype: DTypeLike = np.float32,
@@ -167,6 +168,7 @@ class SGD(FactorModel):
         self.reg = reg
         self.reg_exponent = reg_exponent
         self.biases = biases
+        self.popularity_exponent = popularity_exponent
         self.loss = loss
         self.sampling = sampling
         self.max_trials = max_trials

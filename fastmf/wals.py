@@ -59,8 +59,10 @@ class WALS(FactorModel):
         weights, unobserved entries with target 0). 'ratings': explicit ratings
         (observed-only, ``w0 = 0``, the value as target, no confidence, biases). Explicit
         parameters override the preset.
-    w0 : float or 'auto', default 'auto'
-        Weight of each unobserved entry (whose target is 0). 0 ignores unobserved entries.
+    w0 : float, array of shape (n_items,) or 'auto', default 'auto'
+        Weight of each unobserved entry (whose target is 0), or one weight per item (the
+        unobserved entries of item j weigh ``w0[j]``, exact through the Gram trick). 0
+        ignores unobserved entries.
         'auto': 0 for ratings; for implicit feedback ``mean(kappa) * density / 0.3``, so
         that observed entries carry 0.3 times the unobserved entries' total weight.
     alpha : float or 'auto', default 'auto'
@@ -88,6 +90,11 @@ class WALS(FactorModel):
 
     The 'auto' rules and the evidence for them are in :mod:`fastmf._defaults`; the values a
     fit used are in ``resolved_params_``.
+    popularity_exponent : float, default 0.0
+        :math:`\beta` of popularity-weighted unobserved entries (He et al. 2016, "eALS"):
+        with :math:`\beta > 0` the unobserved weight of item j is
+        :math:`w_0 n f_j^\beta / \sum_k f_k^\beta` (f: the items' counts in the training
+        data), the same total as a uniform ``w0``, shifted towards popular items.
     biases : bool or 'auto', default 'auto'
         ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
@@ -141,6 +148,7 @@ class WALS(FactorModel):
                  row_weights: ArrayLike | None = None,
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
+                 popularity_exponent: float = 0.0,
                  solver: str = "cg", cg_steps: int = 3, iterations: int = 15,
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
@@ -157,6 +165,7 @@ class WALS(FactorModel):
         self.reg = reg
         self.reg_exponent = reg_exponent
         self.biases = biases
+        self.popularity_exponent = popularity_exponent
         self.solver = solver
         self.cg_steps = cg_steps
         self.iterations = iterations

@@ -24,7 +24,9 @@ class DenseSolver(RowSolver):
     exact = True
 
     def solve(self, side, X, Y, offsets, gram):
-        w0, row_scale, col_scale, kind, alpha, eps, binary, has_scale = side.kargs
+        (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+         has_scale) = side.kargs
+        w0_vec = w0_vec.astype(np.float64)
         Y64 = Y.astype(np.float64)
         k = X.shape[1]
         free = set(side.free_rows.tolist())
@@ -33,11 +35,18 @@ class DenseSolver(RowSolver):
             lo, hi = side.indptr[i], side.indptr[i + 1]
             cols = side.indices[lo:hi]
             a = side.values[lo:hi].astype(np.float64)
-            w = _weights(a, float(row_scale[i]), col_scale[cols].astype(np.float64), w0,
+            # the entries' unobserved weights, and the row's factor of the Gram term
+            if w0_vec.size == 0:
+                w0e, g = w0, 1.0
+            elif w0_by_row:
+                w0e = g = w0_vec[i]
+            else:
+                w0e, g = w0_vec[cols], 1.0
+            w = _weights(a, float(row_scale[i]), col_scale[cols].astype(np.float64), w0e,
                          kind, alpha, eps, has_scale)
             t = np.ones_like(a) if binary else a
             Yi = Y64[cols]
-            M = gram.astype(np.float64) + (Yi * (w - w0)[:, None]).T @ Yi \
+            M = g * gram.astype(np.float64) + (Yi * (w - w0e)[:, None]).T @ Yi \
                 + float(side.lam[i]) * np.eye(k)
             b = Yi.T @ (w * (t - offsets[cols]))
             if i in free:

@@ -3,11 +3,23 @@
 import numpy as np
 
 
+def unobserved_weights(w0, shape, w0_by_row=False):
+    """Dense (m, n) array of the unobserved weight of every entry: ``w0`` a scalar, or one
+    weight per column (per row with ``w0_by_row``, for the transpose of users x items)."""
+    m, n = shape
+    w = np.asarray(w0, float)
+    if w.ndim == 0:
+        return np.full((m, n), float(w))
+    return np.broadcast_to(w[:, None] if w0_by_row else w[None, :], (m, n))
+
+
 def dense_weights_targets(A, *, w0, confidence, alpha, epsilon, target, row_weights=None,
-                          col_weights=None):
-    """Dense (m, n) arrays: mask of stored entries, weight and target of each entry."""
+                          col_weights=None, w0_by_row=False):
+    """Dense (m, n) arrays: mask of stored entries, weight and target of each entry. ``w0``
+    is a scalar or per-item vector (see :func:`unobserved_weights`)."""
     A = A.tocoo()
     m, n = A.shape
+    W0 = unobserved_weights(w0, (m, n), w0_by_row)
     mask = np.zeros((m, n), bool)
     vals = np.zeros((m, n))
     mask[A.row, A.col] = True
@@ -21,7 +33,7 @@ def dense_weights_targets(A, *, w0, confidence, alpha, epsilon, target, row_weig
     if row_weights is not None or col_weights is not None:
         r = np.ones(m) if row_weights is None else np.asarray(row_weights, float)
         c = np.ones(n) if col_weights is None else np.asarray(col_weights, float)
-        weight = w0 + r[:, None] * c[None, :] * kappa
+        weight = W0 + r[:, None] * c[None, :] * kappa
     else:
         weight = kappa
     tgt = np.ones((m, n)) if target == "binary" else vals
@@ -29,11 +41,14 @@ def dense_weights_targets(A, *, w0, confidence, alpha, epsilon, target, row_weig
 
 
 def penalties(mask, reg, reg_exponent, w0):
+    """Penalties of the users (rows of ``mask``) and items: ``reg * (|Omega_i| + sum_j
+    w0_j) ** nu`` and ``reg * (|Omega_j| + m w0_j) ** nu`` (``w0`` a scalar or per item)."""
     m, n = mask.shape
     if reg_exponent == 0:
         return np.full(m, reg), np.full(n, reg)
-    return (reg * (mask.sum(1) + w0 * n) ** reg_exponent,
-            reg * (mask.sum(0) + w0 * m) ** reg_exponent)
+    W0 = unobserved_weights(w0, (m, n))
+    return (reg * (mask.sum(1) + W0.sum(1)) ** reg_exponent,
+            reg * (mask.sum(0) + m * W0[0]) ** reg_exponent)
 
 
 def dense_objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0,
@@ -50,15 +65,18 @@ def dense_objective(A, U, V, *, w0, confidence="linear", alpha=1.0, epsilon=1.0,
     if user_biases is not None:
         pred = pred + global_mean + bu[:, None] + bi[None, :]
     obs = np.sum(np.where(mask, weight * (tgt - pred) ** 2, 0.0))
-    unobs = w0 * np.sum(np.where(mask, 0.0, pred ** 2))
+    unobs = np.sum(np.where(mask, 0.0, unobserved_weights(w0, mask.shape) * pred ** 2))
     lu, lv = penalties(mask, reg, reg_exponent, w0)
     regterm = lu @ ((U ** 2).sum(1) + bu ** 2) + lv @ ((V ** 2).sum(1) + bi ** 2)
     return obs + unobs + regterm
 
 
-def row_systems(A, Y, *, w0, lam, offsets=None, **weighting):
-    """For each row i of A: the dense system (M_i, b_i) of the WALS update with Y fixed."""
-    mask, weight, tgt = dense_weights_targets(A, w0=w0, **weighting)
+def row_systems(A, Y, *, w0, lam, offsets=None, w0_by_row=False, **weighting):
+    """For each row i of A: the dense system (M_i, b_i) of the WALS update with Y fixed.
+    ``w0`` is a scalar or per item: per column of A, or per row with ``w0_by_row`` (A is
+    then the transpose, items x users)."""
+    mask, weight, tgt = dense_weights_targets(A, w0=w0, w0_by_row=w0_by_row, **weighting)
+    W0 = unobserved_weights(w0, mask.shape, w0_by_row)
     m, n = mask.shape
     Y = np.asarray(Y, float)
     off = np.zeros(n) if offsets is None else np.asarray(offsets, float)
@@ -67,7 +85,7 @@ def row_systems(A, Y, *, w0, lam, offsets=None, **weighting):
     for i in range(m):
         # Full-weight form, straight from the objective: observed entries weigh w_ij,
         # unobserved ones w0 with target 0.
-        wrow = np.where(mask[i], weight[i], w0)
+        wrow = np.where(mask[i], weight[i], W0[i])
         trow = np.where(mask[i], tgt[i] - off, 0.0)
         M = (Y * wrow[:, None]).T @ Y + lam[i] * np.eye(k)
         b = Y.T @ (wrow * trow)

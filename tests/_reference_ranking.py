@@ -94,7 +94,9 @@ def warp_loss(users, pos, neg, scales, U, V, vb, has_b):
 
 def confidence_weight(a, i, j, weighting):
     """The observation weight of a stored value ``a`` at (i, j), as ``_obs_weight``."""
-    w0, rs, cs, kind, alpha, eps, _binary, has_scale = weighting
+    w0, w0_vec, w0_by_row, rs, cs, kind, alpha, eps, _binary, has_scale = weighting
+    if len(w0_vec):
+        w0 = float(w0_vec[i] if w0_by_row else w0_vec[j])
     c = {0: 1.0, 1: 1.0 + alpha * a, 2: 1.0 + alpha * np.log1p(a / eps)}[kind]
     return w0 + rs[i] * cs[j] * c if has_scale else c
 

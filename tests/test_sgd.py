@@ -30,7 +30,8 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
     row_nnz = csr.row_nnz()
     col_nnz = np.bincount(csr.indices, minlength=n)
     rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
-    w0, rs, cs, kind, alpha, eps, binary, has_scale = w.kernel_args(csr.shape, False, U.dtype)
+    (w0, w0_vec, w0_by_row, rs, cs, kind, alpha, eps, binary,
+     has_scale) = w.kernel_args(csr.shape, False, U.dtype)
     lam_r = w.row_penalty(row_nnz, n, U.dtype)
     lam_c = w.row_penalty(col_nnz, m, U.dtype)
     dummy = np.zeros((1, 1), U.dtype)
@@ -39,7 +40,8 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
                        np.array([0, csr.nnz], np.int64), np.zeros(1, np.int64), False,
                        np.maximum(row_nnz, 1).astype(U.dtype),
                        np.maximum(col_nnz, 1).astype(U.dtype), U, V, ub, vb, dummy, dummy,
-                       np.zeros(1, U.dtype), np.zeros(1, U.dtype), mu, w0, gravity, 0, lam_r,
+                       np.zeros(1, U.dtype), np.zeros(1, U.dtype), mu, w0, w0_vec, w0_by_row,
+                       gravity, 0, lam_r,
                        lam_c, rs, cs, kind, alpha, eps, binary, has_scale, has_b, lr, 0,
                        np.ones(1, dtype=np.uint64))
     if gravity:

@@ -10,14 +10,16 @@ Per entry (i, j) the step follows the gradient of
                                            + lam_j / |col j| (|v_j|^2 + c_j^2)
 
 whose sum over the entries, plus the per-row Gram terms ``w0 u_i^T (V^T V) u_i`` (applied by
-:func:`_sgd_gravity_rows`), is exactly the objective WALS minimizes. Negative sampling
-replaces the Gram terms by sampled unobserved entries (an approximation).
+:func:`_sgd_gravity_rows`), is exactly the objective WALS minimizes. With per-item unobserved
+weights ``w0_j`` the correction is ``-w0_j <u_i, v_j>^2`` and the Gram terms are
+``u_i^T (V^T diag(w0) V) u_i`` (equivalently ``w0_j v_j^T (U^T U) v_j`` on the item side).
+Negative sampling replaces the Gram terms by sampled unobserved entries (an approximation).
 """
 
 import numpy as np
 from numba import njit, prange
 
-from .weights import _obs_target, _obs_weight
+from .weights import _entry_w0, _obs_target, _obs_weight
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -82,9 +84,9 @@ def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_nnz, col_nnz,
-                       U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, gravity, negatives,
-                       lam_rows, lam_cols, row_scale, col_scale, kind, alpha, eps, binary,
-                       has_scale, has_b, lr, schedule, seeds):
+                       U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, w0_vec, w0_by_row,
+                       gravity, negatives, lam_rows, lam_cols, row_scale, col_scale, kind,
+                       alpha, eps, binary, has_scale, has_b, lr, schedule, seeds):
     """One epoch over the observed entries (``rows``, ``cols``, ``values``), block by block.
 
     The entries are stored grouped into blocks ``block_ptr[b]:block_ptr[b + 1]``; each
@@ -94,8 +96,11 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
     threads; with ``shuffle`` each block first shuffles its entries in place. Block b draws
     its shuffle and negative samples from its own generator seeded by ``seeds[b]``: no
     state is shared between threads, and with one thread the epoch is reproducible bit for
-    bit.
+    bit. ``w0_vec`` (per-column unobserved weights, or empty for the scalar ``w0``; see
+    ``_entry_w0``) gives each entry its own weight for the correction, the observed weight
+    and the negative samples; the kernel walks rows of users (``w0_by_row`` False).
     """
+    per_item = w0_vec.shape[0] > 0
     k = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
@@ -125,13 +130,21 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
             i = rows[pos]
             j = cols[pos]
             a = values[pos]
-            w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps, has_scale,
-                            one)
             t = _obs_target(a, binary, one)
             lam_u = lam_rows[i] / row_nnz[i]
             lam_v = lam_cols[j] / col_nnz[j]
-            _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u,
-                      lam_v, lr, schedule, has_b, k, zero, two, tiny)
+            if per_item:
+                w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
+                w = _obs_weight(a, row_scale[i], col_scale[j], w0e, kind, alpha, eps,
+                                has_scale, one)
+                corr = w0e if gravity else zero
+                _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, corr, lam_u,
+                          lam_v, lr, schedule, has_b, k, zero, two, tiny)
+            else:
+                w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps,
+                                has_scale, one)
+                _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u,
+                          lam_v, lr, schedule, has_b, k, zero, two, tiny)
             # Negative sampling: each sampled item stands for n / (negatives * |row i|)
             # unobserved entries of row i (target 0, weight w0), so that a row's samples
             # estimate its whole unobserved sum.
@@ -140,8 +153,14 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
                 for _ in range(negatives):
                     state, r = _xorshift(state)
                     jn = min(int(r * n_items), n_items - 1)
-                    _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w_neg, zero,
-                              zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+                    if per_item:
+                        wn = (_entry_w0(w0, w0_vec, w0_by_row, i, jn) * dt(n_items)
+                              / dt(negatives * row_nnz[i]))
+                        _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, wn, zero,
+                                  zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+                    else:
+                        _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w_neg, zero,
+                                  zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)

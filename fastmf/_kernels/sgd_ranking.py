@@ -15,8 +15,10 @@ Scores: :math:`x_{ij} = \langle u_i, v_j\rangle + c_j` (the item bias :math:`c_j
 with ``has_b``; a user bias would cancel in every pairwise loss). Each stored entry
 :math:`(i, j)` is one positive with the confidence weight
 :math:`w_{ij}` = ``_obs_weight`` of its value (``weighting`` is the tuple
-``Weighting.kernel_args(shape, False, dtype)``: w0, row_scale, col_scale, kind, alpha, eps,
-binary, has_scale; ``binary`` is unused: the labels are given by the loss). Per visit of
+``Weighting.kernel_args(shape, False, dtype)``: w0, w0_vec, w0_by_row, row_scale,
+col_scale, kind, alpha, eps, binary, has_scale; ``binary`` is unused: the labels are given
+by the loss; ``w0`` (per item with ``w0_vec``) only enters the observed weight with row or
+column weights). Per visit of
 an entry, and summed over one epoch:
 
 * logistic: :math:`w_{ij}\,\mathrm{softplus}(-x_{ij}) + w_- \sum_{s=1}^{S}
@@ -78,7 +80,7 @@ from numba import njit, prange
 
 from .sampling import _draw_item, _draw_negative, _seen, _shuffle_block
 from .sgd import FASTMATH
-from .weights import _obs_weight
+from .weights import _entry_w0, _obs_weight
 
 @njit(cache=True, inline="always")
 def _softplus(z):
@@ -231,7 +233,8 @@ def _sgd_epoch_logistic(rows, cols, values, block_ptr, block_order, shuffle, row
     block_loss : float64 (n_blocks,) receives each run block's sampled data loss, or
         length 0.
     """
-    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
+     has_scale) = weighting
     d = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
@@ -256,7 +259,8 @@ def _sgd_epoch_logistic(rows, cols, values, block_ptr, block_order, shuffle, row
         for pos in range(start, stop):
             i = rows[pos]
             j = cols[pos]
-            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j],
+                            _entry_w0(w0, w0_vec, w0_by_row, i, j), kind, alpha, eps,
                             has_scale, one)
             lam_u = lam_rows[i] / row_div[i]
             x = _logistic_step(i, j, one, w, lam_u, lam_cols[j] / col_div[j], U, V, vb, g2u,
@@ -283,7 +287,8 @@ def _sgd_epoch_bpr(rows, cols, values, block_ptr, block_order, shuffle, row_div,
     -w_ij log sigmoid(x_ij - x_ik). Arguments as :func:`_sgd_epoch_logistic` (no
     ``negatives``, ``neg_weight``); a triple whose k is seen after ``sampler.tries``
     draws, or equals j, is skipped."""
-    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
+     has_scale) = weighting
     d = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
@@ -310,7 +315,8 @@ def _sgd_epoch_bpr(rows, cols, values, block_ptr, block_order, shuffle, row_div,
             state, k, ok = _draw_negative(state, i, n_items, sampler)
             if not ok or k == j:
                 continue
-            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j],
+                            _entry_w0(w0, w0_vec, w0_by_row, i, j), kind, alpha, eps,
                             has_scale, one)
             x = _bpr_step(i, j, k, w, lam_rows[i] / row_div[i], lam_cols[j] / col_div[j],
                           lam_cols[k] / col_div[k], U, V, vb, g2u, g2v, g2vb, has_b, lr,
@@ -348,7 +354,8 @@ def _sgd_epoch_warp(rows, cols, values, block_ptr, block_order, shuffle, row_div
     ``max_trials`` draws, ``sampler.tries`` unused) and, when found after T draws, a step on
     w_ij L(r) (1 - x_ij + x_ik) with r = (n_items - 1) // T and L = ``rank_weights``
     (:func:`warp_rank_weights`). Other arguments as :func:`_sgd_epoch_logistic`."""
-    w0, row_scale, col_scale, kind, alpha, eps, _binary, has_scale = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
+     has_scale) = weighting
     d = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
@@ -377,7 +384,8 @@ def _sgd_epoch_warp(rows, cols, values, block_ptr, block_order, shuffle, row_div
                                                  max_trials, n_items, d, zero, one)
             if k < 0:
                 continue
-            w = _obs_weight(values[pos], row_scale[i], col_scale[j], w0, kind, alpha, eps,
+            w = _obs_weight(values[pos], row_scale[i], col_scale[j],
+                            _entry_w0(w0, w0_vec, w0_by_row, i, j), kind, alpha, eps,
                             has_scale, one)
             scale = w * dt(rank_weights[(n_items - 1) // trials])
             _pair_update(i, j, k, -scale, lam_rows[i] / row_div[i], lam_cols[j] / col_div[j],

@@ -2,10 +2,14 @@
 
 One call updates every row ``x_i`` of ``X`` with ``Y`` held fixed, solving
 
-    (G + sum_{j in row i} (w_ij - w0) y_j y_j^T + lam_i I) x_i
+    (s_i G + sum_{j in row i} (w_ij - w0_ij) y_j y_j^T + lam_i I) x_i
         = sum_{j in row i} w_ij (t_ij - off_j) y_j
 
-where ``G = w0 * Y^T Y`` is computed once by the caller. ``off_j`` is a per-column target
+where ``G`` is computed once by the caller (``Weighting.unobserved_gram``): ``w0 * Y^T Y``
+with a scalar unobserved weight (``w0_ij = w0``, ``s_i = 1``). With per-item weights
+``w0_vec`` (see ``Weighting.kernel_args``) on user rows, ``G = Y^T diag(w0) Y``,
+``w0_ij = w0_vec[j]`` and ``s_i = 1``; on item rows (``w0_by_row``), ``G = Y^T Y``,
+``w0_ij = s_i = w0_vec[i]``. ``off_j`` is a per-column target
 offset (global mean plus the fixed side's bias when biases are fitted, else zero). Weights
 ``w_ij`` and targets ``t_ij`` come from the stored values (see :mod:`.weights`).
 
@@ -16,7 +20,7 @@ and work partition.
 import numpy as np
 from numba import njit, prange
 
-from .weights import _obs_target, _obs_weight
+from .weights import _row_coefficients, _row_coefficients_items
 
 # Reassociation lets LLVM vectorize the d-long reductions; no-NaN/no-inf flags stay off so a
 # diverging solve still shows up as NaN instead of being optimized into garbage.
@@ -103,21 +107,6 @@ def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, ze
         q += 1
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, col_scale,
-                      kind, alpha, eps, binary, has_scale, cw, bw):
-    """cw[q] = w - w0 and bw[q] = w * (t - off_j) for the row's q-th nonzero."""
-    rs = row_scale[i]
-    one = cw.dtype.type(1)
-    for q in range(end - start):
-        idx = start + q
-        j = indices[idx]
-        a = values[idx]
-        w = _obs_weight(a, rs, col_scale[j], w0, kind, alpha, eps, has_scale, one)
-        cw[q] = w - w0
-        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
-
-
 # Rows advance through CG in lockstep blocks of up to CG_BLOCK rows, so that the Gram
 # products of a whole block are one matrix product (BLAS) instead of one d x d product per
 # row. A block also stops growing at CG_BLOCK_BYTES of fixed-side rows, so that the rows of
@@ -132,15 +121,15 @@ def cg_block_nnz(max_row_nnz, k, itemsize):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _cg_block(i0, nb, indptr, indices, X, Y, gram, lam, cg_steps, cw, bw, Xb, R, P, AP,
-              rs, active):
+def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_steps, cw,
+              bw, Xb, R, P, AP, rs, active):
     """Warm-started CG on rows i0 .. i0 + nb - 1 of X, all at once.
 
     Every row runs exactly the CG iteration of the textbook method (and of the dense
     reference); only the products G p of the rows are batched into ``P @ G``. A row stops
     where its own residual vanishes or its curvature p^T A p is not positive.
     ``cw``/``bw`` hold the block's per-nonzero coefficients, in CSR order from
-    ``indptr[i0]``.
+    ``indptr[i0]``. With ``scale_rows``, row i's Gram term is ``gscale[i] * G``.
     """
     k = X.shape[1]
     one = X.dtype.type(1)
@@ -156,8 +145,13 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, lam, cg_steps, cw, bw, Xb, R,
         lam_i = lam[i]
         xr = Xb[r]
         rr = R[r]
-        for a in range(k):
-            rr[a] = -(rr[a] + lam_i * xr[a])
+        if scale_rows:
+            g_i = gscale[i]
+            for a in range(k):
+                rr[a] = -(g_i * rr[a] + lam_i * xr[a])
+        else:
+            for a in range(k):
+                rr[a] = -(rr[a] + lam_i * xr[a])
         start = indptr[i]
         _sparse_update(start, indptr[i + 1] - start, indices, Y, xr, cw[start - base:],
                        bw[start - base:], one, -one, rr, k, zero)
@@ -176,8 +170,13 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, lam, cg_steps, cw, bw, Xb, R,
             lam_i = lam[i]
             pr = P[r]
             apr = AP[r]
-            for a in range(k):
-                apr[a] += lam_i * pr[a]
+            if scale_rows:
+                g_i = gscale[i]
+                for a in range(k):
+                    apr[a] = g_i * apr[a] + lam_i * pr[a]
+            else:
+                for a in range(k):
+                    apr[a] += lam_i * pr[a]
             start = indptr[i]
             _sparse_update(start, indptr[i + 1] - start, indices, Y, pr, cw[start - base:],
                            bw[start - base:], zero, one, apr, k, zero)
@@ -206,9 +205,9 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, lam, cg_steps, cw, bw, Xb, R,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, row_scale,
-                  col_scale, kind, alpha, eps, binary, has_scale, cg_steps, block_nnz,
-                  chunks):
+def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec, w0_by_row,
+                  row_scale, col_scale, kind, alpha, eps, binary, has_scale, cg_steps,
+                  block_nnz, chunks):
     """Conjugate-gradient update of every row of ``X``, warm-started from its current value.
 
     ``cg_steps`` CG iterations per row (Takacs, Pilaszy & Tikk 2011); products with the
@@ -220,6 +219,8 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, row_sca
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)
+    per_item = w0_vec.shape[0] > 0
+    scale_rows = per_item and w0_by_row
     alpha = dt(alpha)
     eps = dt(eps)
     B = CG_BLOCK
@@ -242,11 +243,17 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, row_sca
             for i in range(i0, i0 + nb):
                 start = indptr[i]
                 end = indptr[i + 1]
-                _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
-                                  col_scale, kind, alpha, eps, binary, has_scale,
-                                  cw[start - base:], bw[start - base:])
-            _cg_block(i0, nb, indptr, indices, X, Y, gram, lam, cg_steps, cw, bw, Xb, R, P,
-                      AP, rs, active)
+                if per_item:
+                    _row_coefficients_items(start, end, i, indices, values, offsets, w0,
+                                            w0_vec, w0_by_row, row_scale, col_scale, kind,
+                                            alpha, eps, binary, has_scale, cw[start - base:],
+                                            bw[start - base:])
+                else:
+                    _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
+                                      col_scale, kind, alpha, eps, binary, has_scale,
+                                      cw[start - base:], bw[start - base:])
+            _cg_block(i0, nb, indptr, indices, X, Y, gram, w0_vec, scale_rows, lam, cg_steps,
+                      cw, bw, Xb, R, P, AP, rs, active)
             i0 += nb
 
 
@@ -333,8 +340,10 @@ def _cholesky_solve_inplace(M, b, z, k):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _build_row_system(start, end, indices, Y, gram, lam_i, cw, bw, M, b, Z, Zc, T):
-    """The row's system matrix into M (full), its right-hand side into b.
+def _build_row_system(start, end, indices, Y, gram, g_i, scale_row, lam_i, cw, bw, M, b, Z,
+                      Zc, T):
+    """The row's system matrix into M (full), its right-hand side into b. The Gram term is
+    ``g_i * gram`` with ``scale_row``, else ``gram``.
 
     The sum of rank-1 terms is a matrix product, Z^T (c * Z) over blocks of the gathered
     rows Z (``Z.shape[0]`` nonzeros per block), done by BLAS through ``np.dot``: about twice
@@ -342,11 +351,18 @@ def _build_row_system(start, end, indices, Y, gram, lam_i, cw, bw, M, b, Z, Zc, 
     are scratch.
     """
     k = b.shape[0]
-    for a in range(k):
-        b[a] = 0
-        for t in range(k):
-            M[a, t] = gram[a, t]
-        M[a, a] += lam_i
+    if scale_row:
+        for a in range(k):
+            b[a] = 0
+            for t in range(k):
+                M[a, t] = g_i * gram[a, t]
+            M[a, a] += lam_i
+    else:
+        for a in range(k):
+            b[a] = 0
+            for t in range(k):
+                M[a, t] = gram[a, t]
+            M[a, a] += lam_i
     nnz = end - start
     block = Z.shape[0]
     for q0 in range(0, nnz, block):
@@ -369,8 +385,9 @@ def _build_row_system(start, end, indices, Y, gram, lam_i, cw, bw, M, b, Z, Zc, 
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, row_scale,
-                        col_scale, kind, alpha, eps, binary, has_scale, max_nnz, chunks):
+def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
+                        w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
+                        max_nnz, chunks):
     """Exact update of every row of ``X``: build its d x d system and Cholesky-solve it.
 
     Returns the number of rows whose system was not positive definite (for instance an
@@ -379,6 +396,9 @@ def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, r
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)
+    per_item = w0_vec.shape[0] > 0
+    scale_rows = per_item and w0_by_row
+    g_one = dt(1)
     alpha = dt(alpha)
     eps = dt(eps)
     n_chunks = chunks.shape[0] - 1
@@ -396,9 +416,16 @@ def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, r
         for i in range(chunks[c], chunks[c + 1]):
             start = indptr[i]
             end = indptr[i + 1]
-            _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
-                              col_scale, kind, alpha, eps, binary, has_scale, cw, bw)
-            _build_row_system(start, end, indices, Y, gram, lam[i], cw, bw, M, b, Z, Zc, T)
+            if per_item:
+                _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec,
+                                        w0_by_row, row_scale, col_scale, kind, alpha, eps,
+                                        binary, has_scale, cw, bw)
+            else:
+                _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
+                                  col_scale, kind, alpha, eps, binary, has_scale, cw, bw)
+            g_i = w0_vec[i] if scale_rows else g_one
+            _build_row_system(start, end, indices, Y, gram, g_i, scale_rows, lam[i], cw, bw,
+                              M, b, Z, Zc, T)
             if _cholesky_solve_inplace(M, b, z, k):
                 for a in range(k):
                     X[i, a] = b[a]

@@ -5,7 +5,9 @@ matrix, its transpose and the factors.
 
 ``kind``: 0 = no confidence (1), 1 = linear (1 + alpha * a), 2 = log
 (1 + alpha * log(1 + a / eps)). With ``has_scale`` the weight is
-``w0 + row_scale_i * col_scale_j * confidence`` (frequency-based weights as in weighted MF).
+``w0 + row_scale_i * col_scale_j * confidence`` (frequency-based weights as in weighted MF),
+where ``w0`` is the entry's unobserved weight (per item with per-item weights, see
+:func:`_entry_w0`).
 """
 
 import numpy as np
@@ -40,3 +42,53 @@ def _obs_target(a, binary, one):
     if binary:
         return one
     return a
+
+
+@njit(cache=True, inline="always")
+def _entry_w0(w0, w0_vec, w0_by_row, i, j):
+    """The unobserved weight of entry (i, j): the scalar ``w0`` when ``w0_vec`` is empty,
+    else the per-item weight, ``w0_vec[i]`` when rows are items (``w0_by_row``) and
+    ``w0_vec[j]`` when columns are."""
+    if w0_vec.shape[0] == 0:
+        return w0
+    if w0_by_row:
+        return w0_vec[i]
+    return w0_vec[j]
+
+
+# The row coefficients of the WALS kernels (``_kernels.wals``), under the same fastmath flags
+# as those kernels.
+ROW_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH, inline="always")
+def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, col_scale,
+                      kind, alpha, eps, binary, has_scale, cw, bw):
+    """cw[q] = w - w0 and bw[q] = w * (t - off_j) for the row's q-th nonzero."""
+    rs = row_scale[i]
+    one = cw.dtype.type(1)
+    for q in range(end - start):
+        idx = start + q
+        j = indices[idx]
+        a = values[idx]
+        w = _obs_weight(a, rs, col_scale[j], w0, kind, alpha, eps, has_scale, one)
+        cw[q] = w - w0
+        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH)
+def _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec, w0_by_row,
+                            row_scale, col_scale, kind, alpha, eps, binary, has_scale, cw,
+                            bw):
+    """As :func:`_row_coefficients` with per-item unobserved weights: cw[q] = w - w0_e,
+    where w0_e is the entry's weight from ``w0_vec`` (see ``_entry_w0``)."""
+    rs = row_scale[i]
+    one = cw.dtype.type(1)
+    for q in range(end - start):
+        idx = start + q
+        j = indices[idx]
+        a = values[idx]
+        w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
+        w = _obs_weight(a, rs, col_scale[j], w0e, kind, alpha, eps, has_scale, one)
+        cw[q] = w - w0e
+        bw[q] = w * (_obs_target(a, binary, one) - offsets[j])

@@ -91,13 +91,15 @@ class DaskWALS(WALS):
 
     def __init__(self, factors=64, *, kind="implicit", w0="auto", alpha="auto",
                  confidence="auto", epsilon="auto", target="auto", row_weights=None,
-                 col_weights=None, reg="auto", reg_exponent=1.0, biases="auto", solver="cg",
+                 col_weights=None, reg="auto", reg_exponent=1.0, biases="auto",
+                 popularity_exponent=0.0, solver="cg",
                  cg_steps=3, iterations=15, init_scale=None, dtype=np.float32,
                  num_threads=None, random_state=None, client=None, n_blocks=None):
         super().__init__(factors, kind=kind, w0=w0, alpha=alpha, confidence=confidence,
                          epsilon=epsilon, target=target, row_weights=row_weights,
                          col_weights=col_weights, reg=reg, reg_exponent=reg_exponent,
-                         biases=biases, solver=solver, cg_steps=cg_steps,
+                         biases=biases, popularity_exponent=popularity_exponent,
+                         solver=solver, cg_steps=cg_steps,
                          iterations=iterations, init_scale=init_scale, dtype=dtype,
                          num_threads=num_threads, random_state=random_state)
         self.client = client

@@ -6,6 +6,12 @@ A half-sweep solves, for every row i of X with Y fixed, the system
 
 where G is the unobserved term's Gram matrix (``Weighting.unobserved_gram``) and o_j a
 per-column offset (the global mean and the fixed side's biases of a biased model).
+
+With per-item unobserved weights (``Weighting.w0_items``) the offset of an observed entry is
+``w_ij - w0_j``; on the user side G is ``Y^T diag(w0) Y``, on the item side row j's Gram term
+is ``w0_j * G`` with G the plain ``Y^T Y``. The kernels read the per-item weights from
+``side.kargs`` (``w0_vec``, ``w0_by_row``; see ``Weighting.kernel_args``); ``side.row_gram_scale``
+is the per-row factor of G (None when every row uses G as it is).
 """
 
 import numpy as np
@@ -23,12 +29,15 @@ class Side:
     def __init__(self, csr, weighting, *, transposed, k, n_other, dtype):
         full_shape = csr.shape[::-1] if transposed else csr.shape
         self.shape = csr.shape
+        self.transposed = bool(transposed)
         self.k = k
         self.dtype = np.dtype(dtype)
         self.kargs = weighting.kernel_args(full_shape, transposed, dtype)
+        w0_vec, w0_by_row = self.kargs[1], self.kargs[2]
+        self.row_gram_scale = w0_vec if (w0_vec.shape[0] and w0_by_row) else None
         self.indptr, self.indices, self.values = csr.indptr, csr.indices, csr.data
         self.row_nnz = csr.row_nnz()
-        self.lam = weighting.row_penalty(self.row_nnz, n_other, dtype)
+        self.lam = weighting.row_penalty(self.row_nnz, n_other, dtype, transposed=transposed)
         self.max_nnz = max(1, int(self.row_nnz.max(initial=0)))
         self.chunks = _balanced_chunks(csr.indptr, k, n_chunks_for(csr.shape[0]))
         # one offset per column of this csr (a row block of the distributed backend holds
@@ -36,9 +45,10 @@ class Side:
         self.zero_offsets = np.zeros(csr.shape[1], dtype)
         # Without the unobserved term, a row with no entries and no penalty has the zero
         # system: nothing determines it. Such rows are held at zero (they predict the biases
-        # only) instead of being reported as singular.
-        self.free_rows = (np.flatnonzero((self.row_nnz == 0) & (self.lam == 0))
-                          if not weighting.has_unobserved else np.zeros(0, np.int64))
+        # only) instead of being reported as singular. With per-item weights, an item row
+        # is also free when its own unobserved weight is 0.
+        self.free_rows = np.flatnonzero(
+            weighting.free_row_mask(self.row_nnz, self.lam, transposed=transposed))
 
 
 class RowSolver:
@@ -101,7 +111,7 @@ def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=F
     else:
         Xa, Ya, offsets = X, Y, side.zero_offsets
         if gram is None:
-            gram = weighting.unobserved_gram(Y, dtype)
+            gram = weighting.unobserved_gram(Y, dtype, transposed=side.transposed)
     run = solver.fold_in if fold_in else solver.solve
     failed = run(side, Xa, Ya, offsets, gram)
     if Xb is not None:
