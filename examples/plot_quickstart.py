@@ -17,9 +17,14 @@ A = make_synthetic(3_000, 800, 40_000, random_state=0)
 print(repr(A))
 
 # %%
-# Fit. The defaults are the implicit-feedback objective (confidence weights
-# :math:`1 + \alpha a`, unobserved pairs pulled to 0 with weight ``w0 = 1``).
+# Fit. The default, ``kind='implicit'``, is the implicit-feedback objective: every stored
+# entry has target 1 and a confidence weight that grows with its count, and unobserved
+# pairs are pulled to 0 with weight ``w0``. The weights and the penalty are left at
+# ``'auto'`` and set from the data at ``fit`` (density and value distribution);
+# ``resolved_params_`` shows the values the fit used.
 model = fastmf.WALS(factors=32, iterations=10, solver="cg", random_state=0).fit(A)
+print({k: model.resolved_params_[k] for k in ("w0", "confidence", "alpha", "epsilon",
+                                              "reg")})
 for record in model.history_[-3:]:
     print(record)
 
