@@ -83,8 +83,9 @@ def _resolve_data(data, kind, data_home, show_progress):
 def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30, k=10,
             kind="auto", test_size=0.2, eval_users=2000, num_threads=None, random_state=0,
             data_home=None, show_progress=False, **objective):
-    r"""Fit WALS (CG and Cholesky), Hogwild SGD and truncated SVD on one data set and one
-    split, and record how each converges on the same objective.
+    r"""Fit WALS (CG and Cholesky), Hogwild SGD (squared, logistic and BPR losses),
+    observed-only MF and truncated SVD on one data set and one split, and record how each
+    converges on the same objective and in held-out quality.
 
     Every method gets the same factors, objective and weights. After each epoch or
     iteration the exact objective on the training part (:func:`fastmf.objective`), the
@@ -96,8 +97,14 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         None: the embedded synthetic data set (20,000 users x 5,000 items, 400,000 entries
         of power-law implicit feedback; offline). A str is a data-set name of
         :func:`fastmf.datasets.load` or a CSV/Parquet file with columns user, item[, value].
-    methods : sequence of {'wals-cg', 'wals-cholesky', 'sgd', 'svd'}
-        Also 'wals-NAME' for any solver registered in :mod:`fastmf.solvers`.
+    methods : sequence of str
+        Of 'wals-cg', 'wals-cholesky', 'sgd', 'sgd-logistic', 'sgd-bpr', 'sgd-warp',
+        'observed-only', 'svd'; also 'wals-NAME' for any solver registered in :mod:`fastmf.solvers`. 'sgd' minimizes
+        the objective by Hogwild SGD; 'sgd-logistic', 'sgd-bpr', 'sgd-warp' are SGD with a
+        ranking loss (no value of the shared objective; compared on held-out quality);
+        'observed-only' is WALS without the unobserved term (``w0 = 0``, binary targets),
+        whose optimum is the all-ones matrix. The default runs all but 'sgd-warp' for
+        implicit feedback and the first three and 'svd' for ratings.
     factors : int
     iterations : int
         WALS iterations.
