@@ -99,8 +99,8 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         :func:`fastmf.datasets.load` or a CSV/Parquet file with columns user, item[, value].
     methods : sequence of str
         Of 'wals-cg', 'wals-cholesky', 'sgd', 'sgd-logistic', 'sgd-bpr', 'sgd-warp',
-        'observed-only', 'svd'; also 'wals-NAME' for any solver registered in :mod:`fastmf.solvers`. 'sgd' minimizes
-        the objective by Hogwild SGD; 'sgd-logistic', 'sgd-bpr', 'sgd-warp' are SGD with a
+        'observed-only', 'svd'; also 'wals-NAME' for any solver registered in
+        :mod:`fastmf.solvers`. 'sgd' minimizes the objective by Hogwild SGD; 'sgd-logistic', 'sgd-bpr', 'sgd-warp' are SGD with a
         ranking loss (no value of the shared objective; compared on held-out quality);
         'observed-only' is WALS without the unobserved term (``w0 = 0``, binary targets),
         whose optimum is the all-ones matrix. The default runs all but 'sgd-warp' for
