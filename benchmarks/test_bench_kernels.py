@@ -122,7 +122,8 @@ def test_sgd_epoch(benchmark, size, variant, bench_threads, versions):
                            **RATINGS)
     else:  # implicit feedback, unobserved term by gravity (Gram matrices each epoch)
         data = implicit_data(size)
-        model = fastmf.SGD(d, lr=0.0005, init_scale=0.01, num_threads=bench_threads,
+        model = fastmf.SGD(d, lr=0.0005, lr_schedule="constant", init_scale=0.01,
+                           num_threads=bench_threads,
                            random_state=0)
     steps = SgdEpochs(data, model)
     benchmark.group = f"SGD epoch, {size}"

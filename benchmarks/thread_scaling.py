@@ -71,7 +71,8 @@ def prepare(method, A, factors, max_threads):
         model = fastmf.SGD(factors, w0=0.0, confidence="none", target="binary", lr=0.005,
                            reg=0.02, num_threads=max_threads, random_state=0)
     else:
-        model = fastmf.SGD(factors, lr=0.0005, init_scale=0.01, num_threads=max_threads,
+        model = fastmf.SGD(factors, lr=0.0005, lr_schedule="constant", init_scale=0.01,
+                           num_threads=max_threads,
                            random_state=0)
     steps = SgdEpochs(A, model)
     return steps, steps.epoch

@@ -94,8 +94,11 @@ def resolve(p, csr):
     spread = float(a.std()) if a.size > 1 else 0.0
     spread = spread if spread > 0 else 1.0
     fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
-    fill("lr_schedule", "constant" if ratings else "adagrad")
-    fill("lr", lambda: RATINGS_LR / spread if ratings else IMPLICIT_LR)
+    # SGD's step: ratings (the preset, or values as targets) take a constant step scaled
+    # to the ratings' spread; implicit feedback takes AdaGrad
+    values = ratings or q.target == "value"
+    fill("lr_schedule", "constant" if values else "adagrad")
+    fill("lr", lambda: RATINGS_LR / spread if values else IMPLICIT_LR)
     beta = getattr(q, "popularity_exponent", 0.0)
     if isinstance(q.w0, np.ndarray):
         if q.w0.shape[0] != n:
