@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _interrupts as interrupts
+from ._compile_notice import first_compile_notice
 from . import _validation as v
 from ._ids import lookup_ids
 from ._interactions import Interactions
@@ -86,6 +87,8 @@ class Run:
     steps = 0
     csr_t = None
     keeps = ()
+    #: the Numba dispatchers a step calls (a notice is shown while they first compile)
+    kernels = ()
     #: False for runs that do not minimize the shared objective (SGD's ranking losses):
     #: the loop then records no ``objective``
     shared_objective = True
@@ -292,7 +295,11 @@ class FactorModel(Params, Scoring):
             for it in range(run.steps):
                 interrupts.checkpoint()
                 t0 = time.perf_counter()
-                run.step(it)
+                if it == 0:
+                    with first_compile_notice(run.kernels):
+                        run.step(it)
+                else:
+                    run.step(it)
                 seconds = time.perf_counter() - t0
                 elapsed += seconds
                 record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,

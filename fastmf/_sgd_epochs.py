@@ -107,6 +107,9 @@ class Epochs:
         self.gravity_buf = np.empty((_gravity_chunk(d, dtype) if self.gravity else 0, d),
                                     dtype)
 
+    #: the Numba dispatchers an epoch calls
+    kernels = (_sgd_epoch_hogwild,)
+
     def lr(self, epoch):
         model = self.model
         if model.lr_schedule == "inverse":

@@ -43,6 +43,8 @@ class RankingEpochs(Epochs):
         self.rank_weights = warp_rank_weights(n) if self.loss == "warp" else None
         self.block_loss = np.zeros(self.block_ptr.shape[0] - 1)
         self.sampled_loss = float("nan")
+        self.kernels = ({"logistic": _sgd_epoch_logistic, "bpr": _sgd_epoch_bpr,
+                         "warp": _sgd_epoch_warp}[self.loss],)
 
     def epoch(self, epoch, stop=None):
         """Run epoch ``epoch``; ``sampled_loss`` is then its mean sampled data term per

@@ -235,6 +235,7 @@ class _SgdRun(Run):
         self.valid, self.patience = valid, patience
         self.steps = p.epochs
         self.shared_objective = p.loss == "squared"
+        self.kernels = epochs.kernels
         model.user_factors, model.item_factors = epochs.U, epochs.V
         model.user_biases = epochs.ub if p.biases else None
         model.item_biases = epochs.vb if p.biases else None

@@ -228,7 +228,9 @@ class _WalsRun(Run):
         start_factors(model, p, (m, n), lambda: w.target_mean(csr))
         self.model = model
         self.steps = p.iterations
-        self.sweeps = solvers.Sweeps(solvers.get(p.solver, p), csr, self.csr_t, w, model,
+        solver = solvers.get(p.solver, p)
+        self.kernels = solver.kernels
+        self.sweeps = solvers.Sweeps(solver, csr, self.csr_t, w, model,
                                      k=d + 1 if p.biases else d, dtype=dtype)
 
     def step(self, it):

@@ -64,6 +64,8 @@ class RowSolver:
     name = None
     #: True when one call of :meth:`solve` solves each row's system exactly
     exact = True
+    #: the Numba dispatchers a solve calls (for the first-compile notice)
+    kernels = ()
 
     def __init__(self, params=None):
         self.params = params

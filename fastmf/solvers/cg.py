@@ -11,6 +11,7 @@ class CGSolver(RowSolver):
 
     name = "cg"
     exact = False
+    kernels = (_wals_rows_cg,)
 
     def prepare(self, side):
         side.block_nnz = cg_block_nnz(side.max_nnz, side.k, side.dtype.itemsize)

@@ -9,6 +9,7 @@ class CholeskySolver(RowSolver):
 
     name = "cholesky"
     exact = True
+    kernels = (_wals_rows_cholesky,)
 
     def solve(self, side, X, Y, offsets, gram):
         failed = _wals_rows_cholesky(side.indptr, side.indices, side.values, X, Y, offsets,
