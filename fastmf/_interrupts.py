@@ -22,22 +22,28 @@ def _flag(signum, frame):
     _pending = True
 
 
+def _main():
+    return threading.current_thread() is threading.main_thread()
+
+
 @contextmanager
 def deferred():
     """Defer SIGINT to the next :func:`checkpoint` (re-entrant). A SIGINT still pending
-    when the outermost block ends is raised there."""
+    when the outermost block ends is raised there. Only the main thread defers (Python
+    runs signal handlers there); elsewhere this does nothing."""
     global _depth, _pending
-    install = (_depth == 0 and threading.current_thread() is threading.main_thread()
-               and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-    if not install:
-        if _depth == 0:
-            yield
-            return
+    if not _main():
+        yield
+        return
+    if _depth > 0:
         _depth += 1
         try:
             yield
         finally:
             _depth -= 1
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # the program handles SIGINT itself
         return
     _pending = False
     previous = signal.signal(signal.SIGINT, _flag)
@@ -53,19 +59,19 @@ def deferred():
 
 
 def active():
-    """Whether SIGINT is being deferred now (so checkpoints can see it)."""
-    return _depth > 0 and signal.getsignal(signal.SIGINT) is _flag
+    """Whether SIGINT is being deferred now for this thread (so checkpoints can see it)."""
+    return _main() and _depth > 0 and signal.getsignal(signal.SIGINT) is _flag
 
 
 def pending():
-    """Whether a SIGINT arrived and has not been raised yet."""
-    return _pending
+    """Whether a SIGINT arrived and has not been raised yet (main thread only)."""
+    return _pending and _main()
 
 
 def checkpoint():
     """Raise the deferred KeyboardInterrupt, if any (a safe point between kernel calls)."""
     global _pending
-    if _pending:
+    if _pending and _main():
         _pending = False
         raise KeyboardInterrupt
 

@@ -58,3 +58,34 @@ def test_sigint_at_random_moments_is_safe():
 @pytest.mark.slow
 def test_sigint_at_random_moments_is_safe_30_times():
     _trials(30, 1)
+
+
+def test_deferral_holds_sigint_until_a_checkpoint():
+    from fastmf import _interrupts as interrupts
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)                 # the handler only sets the flag
+            assert interrupts.pending()
+            with interrupts.deferred():      # nested: still deferred
+                assert interrupts.active()
+            interrupts.checkpoint()          # raised here, at the safe point
+    assert not interrupts.pending() and not interrupts.active()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferral_is_a_no_op_outside_the_main_thread():
+    import threading
+    from fastmf import _interrupts as interrupts
+    seen = []
+
+    def worker():
+        with interrupts.deferred():
+            seen.append(interrupts.active())
+            interrupts.checkpoint()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [False]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
