@@ -210,15 +210,3 @@ def _seen(sampler, i, k):
             return False
     return _in_sorted(sampler.seen_indices, sampler.seen_indptr[i], sampler.seen_indptr[i + 1],
                       k)
-
-
-@njit(cache=True, inline="always")
-def _shuffle_block(rows, cols, values, start, stop, state):
-    """Fisher-Yates over the entries ``start:stop`` (in place)."""
-    for pos in range(stop - 1, start, -1):
-        state, r = _xorshift(state)
-        other = start + min(int(r * (pos - start + 1)), pos - start)
-        rows[pos], rows[other] = rows[other], rows[pos]
-        cols[pos], cols[other] = cols[other], cols[pos]
-        values[pos], values[other] = values[other], values[pos]
-    return state

@@ -37,6 +37,18 @@ def _xorshift(state):
     return x, float(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True, inline="always")
+def _shuffle_block(rows, cols, values, start, stop, state):
+    """Fisher-Yates over the entries ``start:stop`` (in place)."""
+    for pos in range(stop - 1, start, -1):
+        state, r = _xorshift(state)
+        other = start + min(int(r * (pos - start + 1)), pos - start)
+        rows[pos], rows[other] = rows[other], rows[pos]
+        cols[pos], cols[other] = cols[other], cols[pos]
+        values[pos], values[other] = values[other], values[pos]
+    return state
+
+
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u, lam_v,
               lr, schedule, has_b, k, zero, two, tiny):
@@ -120,12 +132,7 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
         start = block_ptr[b]
         stop = block_ptr[b + 1]
         if shuffle:
-            for pos in range(stop - 1, start, -1):
-                state, r = _xorshift(state)
-                other = start + min(int(r * (pos - start + 1)), pos - start)
-                rows[pos], rows[other] = rows[other], rows[pos]
-                cols[pos], cols[other] = cols[other], cols[pos]
-                values[pos], values[other] = values[other], values[pos]
+            state = _shuffle_block(rows, cols, values, start, stop, state)
         for pos in range(start, stop):
             i = rows[pos]
             j = cols[pos]

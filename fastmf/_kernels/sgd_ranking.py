@@ -78,8 +78,8 @@ functions evaluate the data term on given samples.
 import numpy as np
 from numba import njit, prange
 
-from .sampling import _draw_item, _draw_negative, _seen, _shuffle_block
-from .sgd import FASTMATH
+from .sampling import _draw_item, _draw_negative, _seen
+from .sgd import FASTMATH, _shuffle_block
 from .weights import _entry_w0, _obs_weight
 
 @njit(cache=True, inline="always")
