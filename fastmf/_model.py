@@ -95,6 +95,8 @@ class Run:
 
     #: (user_ids, item_ids) found by the run itself, or None for those of the input
     ids = None
+    #: set by the loop before the first step: whether each record gets the objective
+    track_objective = False
 
     def seen(self, csr):
         """The training structure kept for ``recommend``'s seen-item filter, or None."""
@@ -112,6 +114,10 @@ class Run:
 
     def after(self, record):
         return False
+
+    def resumed(self):
+        """Called after user code (a callback) ran between steps: drop any state derived
+        from the factors that the next step would otherwise reuse."""
 
     def finish(self):
         pass
@@ -290,6 +296,7 @@ class FactorModel(Params, Scoring):
         """The iterations of a fit; a Ctrl-C is taken between steps (or inside a step at
         the run's own safe points, which then restore the last complete iterate)."""
         elapsed = 0.0
+        run.track_objective = bool(track_objective and run.shared_objective)
         with thread_context(p.num_threads), progress_bar(run.steps, show_progress,
                                                          type(self).__name__) as bar:
             for it in range(run.steps):
@@ -304,13 +311,15 @@ class FactorModel(Params, Scoring):
                 elapsed += seconds
                 record = {**run.labels(it), "iteration": it + 1, "seconds": seconds,
                           "time": elapsed}
-                if track_objective and run.shared_objective:
+                if run.track_objective:
                     record["objective"] = run.objective(self, csr)
                 stop = run.after(record)
                 self.history_.append(record)
                 bar.update(record)
-                if callback is not None and callback(self, record):
-                    break
+                if callback is not None:
+                    if callback(self, record):
+                        break
+                    run.resumed()
                 if stop:
                     break
             interrupts.checkpoint()

@@ -142,17 +142,23 @@ class Weighting:
             return bool(np.any(self.w0_items > 0))
         return self.w0 > 0
 
-    def unobserved_gram(self, Y, dtype, transposed=False):
+    def unobserved_gram(self, Y, dtype, transposed=False, YtY=None):
         """The d x d matrix of the unobserved term in a row's system when ``Y`` is fixed
         (in ``dtype``, by BLAS): ``w0 * Y^T Y`` with a scalar ``w0``. With ``w0_items``:
         ``Y^T diag(w0) Y`` for user rows (``transposed=False``, ``Y`` = item factors), and
         the plain ``Y^T Y`` for item rows (``transposed=True``, ``Y`` = user factors), which
-        the kernels scale by each row's ``w0_j`` (see :meth:`kernel_args`)."""
+        the kernels scale by each row's ``w0_j`` (see :meth:`kernel_args`).
+
+        ``YtY``: ``Y^T Y`` when the caller already has it (used unless the user-row form
+        with ``w0_items`` needs the weighted product)."""
+        weighted = self.w0_items is not None and not transposed
+        if YtY is None or weighted:
+            YtY = (Y.T * self.w0_items.astype(dtype)) @ Y if weighted else Y.T @ Y
+            if weighted:
+                return YtY
         if self.w0_items is None:
-            return (Y.T @ Y) * dtype.type(self.w0)
-        if transposed:
-            return Y.T @ Y
-        return (Y.T * self.w0_items.astype(dtype)) @ Y
+            return YtY * dtype.type(self.w0)
+        return YtY
 
     def unobserved_gram_of(self, YtY, dtype):
         """The same matrix from ``Y^T Y`` computed elsewhere (float64, summed over the row

@@ -14,7 +14,9 @@ from fastmf.datasets import make_synthetic
 which = sys.argv[1]
 A = make_synthetic(20000, 5000, 300000, random_state=0)
 if which == "wals":
-    model = fastmf.WALS(32, iterations=100000, random_state=0)
+    # float64: the objective recorded in the sweep then agrees with a separate evaluation
+    # to ~1e-15, so the test can tell the last recorded iterate from a neighbour at 1e-9
+    model = fastmf.WALS(32, iterations=100000, random_state=0, dtype="float64")
 elif which == "sgd":
     model = fastmf.SGD(32, epochs=100000, lr=0.05, lr_schedule="adagrad", random_state=0)
 else:

@@ -6,7 +6,8 @@ import scipy.sparse as sp
 
 from fastmf._kernels.partition import _balanced_chunks
 from fastmf._kernels.topk import _topk_rows
-from fastmf._kernels.wals import _wals_rows_cg, _wals_rows_cholesky
+from fastmf._kernels.wals import _wals_rows_cg
+from fastmf._kernels.wals_cholesky import _wals_rows_cholesky
 from fastmf._weighting import check_weighting
 from fastmf._validation import check_matrix
 
@@ -53,10 +54,10 @@ def _call(solver, csr, w, X, Y, offsets, lam, cg_steps=3):
     block_nnz = max(max_nnz, 12)
     if solver == "cg":
         _wals_rows_cg(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam, *kargs,
-                      cg_steps, block_nnz, chunks)
+                      cg_steps, block_nnz, chunks, np.zeros(0))
         return 0
     return _wals_rows_cholesky(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam,
-                               *kargs, max_nnz, chunks)
+                               *kargs, max_nnz, chunks, np.zeros(0))
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit, prange
 
-from .weights import _entry_w0, _obs_target, _obs_weight
+from .weights import ROW_FASTMATH, _entry_w0, _obs_target, _obs_weight
 
 
 @njit(parallel=True, cache=True)
@@ -56,3 +56,66 @@ def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, 
     # Summed by the caller: an array .sum() here would become a parallel reduction whose
     # rounding depends on the thread count.
     return obs, sq
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH)
+def _row_terms(s, start, nnz, i, indices, values, offsets, binary, x, cw, w0, w0_vec,
+               w0_by_row, lam_i):
+    """A solved row's share of the objective, float64, from its predictions
+    ``s[q] = <x, y_q>``: ``sum_q [w_q (t_q - s_q)^2 - w0_q s_q^2] + lam_i ||x||^2`` over the
+    row's nonzeros, with ``cw[q] = w_q - w0_q`` as :func:`.weights._row_coefficients` made
+    it and ``t_q`` the target less the column's offset. Adding ``x^T G x`` for every row
+    gives the objective (Gram trick; the caller sums that part as ``<X^T X, G>``)."""
+    by_col = w0_vec.shape[0] > 0 and not w0_by_row   # per-item weight of each column
+    w0e = float(w0_vec[i]) if w0_vec.shape[0] > 0 and w0_by_row else float(w0)
+    total = 0.0
+    for q in range(nnz):
+        j = indices[start + q]
+        if by_col:
+            w0e = float(w0_vec[j])
+        sq = float(s[q])
+        t = (1.0 if binary else float(values[start + q])) - float(offsets[j])
+        e = t - sq
+        total += (float(cw[q]) + w0e) * e * e - w0e * sq * sq
+    sx = 0.0
+    for a in range(x.shape[0]):
+        sx += float(x[a]) * float(x[a])
+    return total + float(lam_i) * sx
+
+
+@njit(cache=True, fastmath=ROW_FASTMATH)
+def _row_objective(start, nnz, i, indices, values, offsets, binary, Y, x, cw, w0, w0_vec,
+                   w0_by_row, lam_i, s):
+    """:func:`_row_terms` with the predictions computed here (into the scratch ``s``), four
+    dot products at a time (independent, so they overlap)."""
+    k = x.shape[0]
+    q = 0
+    while q + 4 <= nnz:
+        y0 = Y[indices[start + q]]
+        y1 = Y[indices[start + q + 1]]
+        y2 = Y[indices[start + q + 2]]
+        y3 = Y[indices[start + q + 3]]
+        s0 = x[0] - x[0]
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        for a in range(k):
+            xa = x[a]
+            s0 += y0[a] * xa
+            s1 += y1[a] * xa
+            s2 += y2[a] * xa
+            s3 += y3[a] * xa
+        s[q] = s0
+        s[q + 1] = s1
+        s[q + 2] = s2
+        s[q + 3] = s3
+        q += 4
+    while q < nnz:
+        y = Y[indices[start + q]]
+        st = x[0] - x[0]
+        for a in range(k):
+            st += y[a] * x[a]
+        s[q] = st
+        q += 1
+    return _row_terms(s, start, nnz, i, indices, values, offsets, binary, x, cw, w0, w0_vec,
+                      w0_by_row, lam_i)

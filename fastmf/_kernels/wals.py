@@ -20,6 +20,7 @@ and work partition.
 import numpy as np
 from numba import njit, prange
 
+from .loss import _row_terms
 from .weights import _row_coefficients, _row_coefficients_items
 
 # Reassociation lets LLVM vectorize the d-long reductions; no-NaN/no-inf flags stay off so a
@@ -36,39 +37,9 @@ def _dot(a, b, k):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _gram_times(gram, lam_i, v, out, k):
-    """out = (G + lam_i I) v, G symmetric.
-
-    Accumulated as a sum of rows of G scaled by v (axpy form, four rows per pass over
-    ``out``) rather than k separate dot products: the d-long reductions would each end in
-    a horizontal add, and ``out`` would not stay in registers.
-    """
-    for a in range(k):
-        out[a] = lam_i * v[a]
-    q = 0
-    while q + 4 <= k:
-        v0 = v[q]
-        v1 = v[q + 1]
-        v2 = v[q + 2]
-        v3 = v[q + 3]
-        g0 = gram[q]
-        g1 = gram[q + 1]
-        g2 = gram[q + 2]
-        g3 = gram[q + 3]
-        for a in range(k):
-            out[a] += v0 * g0[a] + v1 * g1[a] + v2 * g2[a] + v3 * g3[a]
-        q += 4
-    while q < k:
-        vq = v[q]
-        g = gram[q]
-        for a in range(k):
-            out[a] += vq * g[a]
-        q += 1
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, zero):
-    """out += sum_q (bscale * bw[q] + cscale * cw[q] * <y_q, v>) y_q over the row's nonzeros.
+def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, zero, sv):
+    """out += sum_q (bscale * bw[q] + cscale * cw[q] * <y_q, v>) y_q over the row's nonzeros;
+    sv[q] = <y_q, v>.
 
     Four nonzeros per step: their dot products are independent (so they overlap instead of
     waiting on one another) and ``out`` is loaded and stored once per four rows of Y.
@@ -89,6 +60,10 @@ def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, ze
             s1 += y1[a] * va
             s2 += y2[a] * va
             s3 += y3[a] * va
+        sv[q] = s0
+        sv[q + 1] = s1
+        sv[q + 2] = s2
+        sv[q + 3] = s3
         c0 = bscale * bw[q] + cscale * cw[q] * s0
         c1 = bscale * bw[q + 1] + cscale * cw[q + 1] * s1
         c2 = bscale * bw[q + 2] + cscale * cw[q + 2] * s2
@@ -101,6 +76,7 @@ def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, ze
         s = zero
         for a in range(k):
             s += y[a] * v[a]
+        sv[q] = s
         c = bscale * bw[q] + cscale * cw[q] * s
         for a in range(k):
             out[a] += c * y[a]
@@ -122,7 +98,7 @@ def cg_block_nnz(max_row_nnz, k, itemsize):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_steps, cw,
-              bw, Xb, R, P, AP, rs, active):
+              bw, Xb, R, P, AP, rs, active, sx, sp, track):
     """Warm-started CG on rows i0 .. i0 + nb - 1 of X, all at once.
 
     Every row runs exactly the CG iteration of the textbook method (and of the dense
@@ -130,6 +106,9 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
     where its own residual vanishes or its curvature p^T A p is not positive.
     ``cw``/``bw`` hold the block's per-nonzero coefficients, in CSR order from
     ``indptr[i0]``. With ``scale_rows``, row i's Gram term is ``gscale[i] * G``.
+    With ``track``, ``sx`` ends holding the predictions ``<x_i, y_j>`` of the block's
+    nonzeros at the solved rows (the starting ones, plus step * ``<p, y_j>`` per step: no
+    extra pass over Y); ``sp`` is scratch.
     """
     k = X.shape[1]
     one = X.dtype.type(1)
@@ -154,7 +133,7 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
                 rr[a] = -(rr[a] + lam_i * xr[a])
         start = indptr[i]
         _sparse_update(start, indptr[i + 1] - start, indices, Y, xr, cw[start - base:],
-                       bw[start - base:], one, -one, rr, k, zero)
+                       bw[start - base:], one, -one, rr, k, zero, sx[start - base:])
         rs[r] = _dot(rr, rr, k)
         active[r] = rs[r] > 1e-20
         pr = P[r]
@@ -179,12 +158,15 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
                     apr[a] += lam_i * pr[a]
             start = indptr[i]
             _sparse_update(start, indptr[i + 1] - start, indices, Y, pr, cw[start - base:],
-                           bw[start - base:], zero, one, apr, k, zero)
+                           bw[start - base:], zero, one, apr, k, zero, sp[start - base:])
             pap = _dot(pr, apr, k)
             if not pap > 0:
                 active[r] = False
                 continue
             step = rs[r] / pap
+            if track:
+                for q in range(start - base, indptr[i + 1] - base):
+                    sx[q] += step * sp[q]
             xr = Xb[r]
             rr = R[r]
             for a in range(k):
@@ -207,7 +189,7 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec, w0_by_row,
                   row_scale, col_scale, kind, alpha, eps, binary, has_scale, cg_steps,
-                  block_nnz, chunks):
+                  block_nnz, chunks, loss):
     """Conjugate-gradient update of every row of ``X``, warm-started from its current value.
 
     ``cg_steps`` CG iterations per row (Takacs, Pilaszy & Tikk 2011); products with the
@@ -215,6 +197,9 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
     work (see :func:`_balanced_chunks`); each chunk gets its own scratch and walks its rows
     in blocks of at most ``CG_BLOCK`` rows and ``block_nnz`` nonzeros (a longer row goes
     alone; ``block_nnz`` must be at least the longest row, see :func:`cg_block_nnz`).
+
+    When ``loss`` is not empty (one float64 slot per chunk), chunk c also adds to
+    ``loss[c]`` its solved rows' shares of the objective (see ``_row_objective``).
     """
     k = X.shape[1]
     dt = X.dtype.type
@@ -224,6 +209,7 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
     alpha = dt(alpha)
     eps = dt(eps)
     B = CG_BLOCK
+    track = loss.shape[0] > 0
     for c in prange(chunks.shape[0] - 1):
         Xb = np.empty((B, k), dtype=X.dtype)
         R = np.empty((B, k), dtype=X.dtype)
@@ -233,6 +219,8 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
         active = np.empty(B, dtype=np.bool_)
         cw = np.empty(block_nnz, dtype=X.dtype)
         bw = np.empty(block_nnz, dtype=X.dtype)
+        sx = np.empty(block_nnz, dtype=X.dtype)
+        sp = np.empty(block_nnz, dtype=X.dtype)
         i0 = chunks[c]
         stop = chunks[c + 1]
         while i0 < stop:
@@ -253,182 +241,13 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
                                       col_scale, kind, alpha, eps, binary, has_scale,
                                       cw[start - base:], bw[start - base:])
             _cg_block(i0, nb, indptr, indices, X, Y, gram, w0_vec, scale_rows, lam, cg_steps,
-                      cw, bw, Xb, R, P, AP, rs, active)
+                      cw, bw, Xb, R, P, AP, rs, active, sx, sp, track)
+            if track:
+                part = 0.0
+                for i in range(i0, i0 + nb):
+                    o = indptr[i] - base
+                    part += _row_terms(sx[o:], indptr[i], indptr[i + 1] - indptr[i], i, indices,
+                                       values, offsets, binary, X[i], cw[o:], w0, w0_vec,
+                                       w0_by_row, lam[i])
+                loss[c] += part
             i0 += nb
-
-
-# Inner loops of the d x d work start at a multiple of _VB instead of at the diagonal. LLVM
-# vectorizes a loop as 8 lanes x 4 interleaved registers, so a loop shorter than 32 runs
-# entirely in its scalar remainder; triangle rows average d / 2 long. Starting at the block
-# boundary touches a few entries below the diagonal (never read afterwards) but keeps every
-# trip count a multiple of 32 when d is.
-_VB = 32
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _cholesky_solve_inplace(M, b, z, k):
-    """Solve M x = b for symmetric positive definite M (upper triangle used); x -> b.
-
-    Returns False, leaving ``b`` unspecified, when M is not numerically positive definite.
-    Overwrites the upper triangle of M with R, where M = R^T R. Right-looking, four pivot
-    rows at a time: the trailing rows get one rank-4 update per panel (four FMAs per
-    load and store of M) instead of four rank-1 updates. ``z`` is scratch of length k.
-    """
-    one = M.dtype.type(1)
-    j0 = 0
-    while j0 < k:
-        pe = min(j0 + 4, k)
-        # Factor the panel rows (all earlier panels are already applied to them).
-        for j in range(j0, pe):
-            d = M[j, j]
-            if not d > 0:
-                return False
-            d = np.sqrt(d)
-            inv = one / d
-            s0 = ((j + 1) // _VB) * _VB
-            rj = M[j, s0:]
-            for t in range(k - s0):
-                rj[t] *= inv
-            M[j, j] = d
-            for i in range(j + 1, pe):
-                f = M[j, i]
-                ri = M[i, s0:]
-                for t in range(k - s0):
-                    ri[t] -= f * rj[t]
-        s0 = (pe // _VB) * _VB
-        n = k - s0
-        if pe - j0 == 4:
-            p0 = M[j0, s0:]
-            p1 = M[j0 + 1, s0:]
-            p2 = M[j0 + 2, s0:]
-            p3 = M[j0 + 3, s0:]
-            for i in range(pe, k):
-                f0 = M[j0, i]
-                f1 = M[j0 + 1, i]
-                f2 = M[j0 + 2, i]
-                f3 = M[j0 + 3, i]
-                ri = M[i, s0:]
-                for t in range(n):
-                    ri[t] -= f0 * p0[t] + f1 * p1[t] + f2 * p2[t] + f3 * p3[t]
-        else:
-            for j in range(j0, pe):
-                rj = M[j, s0:]
-                for i in range(pe, k):
-                    f = M[j, i]
-                    ri = M[i, s0:]
-                    for t in range(n):
-                        ri[t] -= f * rj[t]
-        j0 = pe
-    # R^T z = b, by rows of R; z is separate so the aligned updates cannot clobber results.
-    for t in range(k):
-        z[t] = b[t]
-    for i in range(k):
-        zi = z[i] / M[i, i]
-        b[i] = zi
-        s0 = ((i + 1) // _VB) * _VB
-        ri = M[i, s0:]
-        zt = z[s0:]
-        for t in range(k - s0):
-            zt[t] -= zi * ri[t]
-    # R x = z.
-    for i in range(k - 1, -1, -1):
-        s = b[i]
-        for t in range(i + 1, k):
-            s -= M[i, t] * b[t]
-        b[i] = s / M[i, i]
-    return True
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _build_row_system(start, end, indices, Y, gram, g_i, scale_row, lam_i, cw, bw, M, b, Z,
-                      Zc, T):
-    """The row's system matrix into M (full), its right-hand side into b. The Gram term is
-    ``g_i * gram`` with ``scale_row``, else ``gram``.
-
-    The sum of rank-1 terms is a matrix product, Z^T (c * Z) over blocks of the gathered
-    rows Z (``Z.shape[0]`` nonzeros per block), done by BLAS through ``np.dot``: about twice
-    as fast as the best hand-written loop here, even at d = 64. Z, Zc (B x k) and T (k x k)
-    are scratch.
-    """
-    k = b.shape[0]
-    if scale_row:
-        for a in range(k):
-            b[a] = 0
-            for t in range(k):
-                M[a, t] = g_i * gram[a, t]
-            M[a, a] += lam_i
-    else:
-        for a in range(k):
-            b[a] = 0
-            for t in range(k):
-                M[a, t] = gram[a, t]
-            M[a, a] += lam_i
-    nnz = end - start
-    block = Z.shape[0]
-    for q0 in range(0, nnz, block):
-        nb = min(block, nnz - q0)
-        for q in range(nb):
-            y = Y[indices[start + q0 + q]]
-            c = cw[q0 + q]
-            s = bw[q0 + q]
-            zq = Z[q]
-            zcq = Zc[q]
-            for a in range(k):
-                ya = y[a]
-                zq[a] = ya
-                zcq[a] = c * ya
-                b[a] += s * ya
-        np.dot(Z[:nb].T, Zc[:nb], T)
-        for a in range(k):
-            for t in range(k):
-                M[a, t] += T[a, t]
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
-                        w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
-                        max_nnz, chunks):
-    """Exact update of every row of ``X``: build its d x d system and Cholesky-solve it.
-
-    Returns the number of rows whose system was not positive definite (for instance an
-    empty row with ``reg == 0`` and ``w0 == 0``); those rows are left unchanged.
-    """
-    k = X.shape[1]
-    dt = X.dtype.type
-    w0 = dt(w0)
-    per_item = w0_vec.shape[0] > 0
-    scale_rows = per_item and w0_by_row
-    g_one = dt(1)
-    alpha = dt(alpha)
-    eps = dt(eps)
-    n_chunks = chunks.shape[0] - 1
-    failed = np.zeros(n_chunks, dtype=np.int64)
-    block = min(max_nnz, 64)
-    for c in prange(n_chunks):
-        M = np.empty((k, k), dtype=X.dtype)
-        T = np.empty((k, k), dtype=X.dtype)
-        Z = np.empty((block, k), dtype=X.dtype)
-        Zc = np.empty((block, k), dtype=X.dtype)
-        b = np.empty(k, dtype=X.dtype)
-        z = np.empty(k, dtype=X.dtype)
-        cw = np.empty(max_nnz, dtype=X.dtype)
-        bw = np.empty(max_nnz, dtype=X.dtype)
-        for i in range(chunks[c], chunks[c + 1]):
-            start = indptr[i]
-            end = indptr[i + 1]
-            if per_item:
-                _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec,
-                                        w0_by_row, row_scale, col_scale, kind, alpha, eps,
-                                        binary, has_scale, cw, bw)
-            else:
-                _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
-                                  col_scale, kind, alpha, eps, binary, has_scale, cw, bw)
-            g_i = w0_vec[i] if scale_rows else g_one
-            _build_row_system(start, end, indices, Y, gram, g_i, scale_rows, lam[i], cw, bw,
-                              M, b, Z, Zc, T)
-            if _cholesky_solve_inplace(M, b, z, k):
-                for a in range(k):
-                    X[i, a] = b[a]
-            else:
-                failed[c] += 1
-    return failed.sum()

@@ -20,6 +20,9 @@ from .._kernels.partition import _balanced_chunks
 from .._threads import n_chunks_for
 
 
+NO_LOSS = np.zeros(0)
+
+
 class Side:
     """The solver-independent set-up of a half-sweep over the rows of one orientation of
     the data (the matrix for users, its transpose for items): CSR arrays, the weighting's
@@ -74,11 +77,20 @@ class RowSolver:
         """Add what this solver needs to ``side`` (scratch sizes...); returns it."""
         return side
 
-    def solve(self, side, X, Y, offsets, gram):
+    #: True when :meth:`solve` can add the solved rows' shares of the objective to ``loss``
+    tracks_objective = False
+
+    def solve(self, side, X, Y, offsets, gram, loss=None):
         """Update every row of ``X`` in place with ``Y`` fixed. ``offsets`` (n_other,) are
         subtracted from the targets, ``gram`` is the d x d unobserved term. Returns the
         number of rows whose system could not be solved (left unchanged), not counting
-        ``side.free_rows``, which must end at zero."""
+        ``side.free_rows``, which must end at zero.
+
+        ``loss`` (solvers with ``tracks_objective``): None, or a float64 array with one
+        zero per chunk of ``side.chunks``, to which the solve adds, for every row after its
+        update, ``sum_j w_ij (t_ij - <x_i, y_j>)^2 - sum_j w0_ij <x_i, y_j>^2 + lam_i
+        ||x_i||^2`` over the row's entries: the objective less the Gram part
+        ``sum_i x_i^T G x_i`` and the fixed side's penalty."""
         raise NotImplementedError
 
     def fold_in(self, side, X, Y, offsets, gram):
@@ -94,14 +106,15 @@ class RowSolver:
 
 
 def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=False,
-               gram=None):
+               gram=None, loss=None):
     """Solve every row of ``X`` (and its biases ``Xb``, or None) with ``Y`` (and ``Yb``)
     fixed, through ``solver``. With biases, the rows are solved for ``[x_i, b_i]`` against
     ``[y_j, 1]`` with offsets ``mu + c_j``. Returns the number of rows that failed.
 
     ``gram`` is the unobserved term's d x d matrix when ``Y`` holds only the fixed rows
     that ``side`` references (a row block of :mod:`fastmf.distributed`, whose Gram matrix
-    is summed over all blocks); by default it is computed from ``Y``."""
+    is summed over all blocks); by default it is computed from ``Y``. ``loss`` is passed to
+    :meth:`RowSolver.solve` (see there)."""
     dtype = X.dtype
     if Xb is not None:
         d = X.shape[1]
@@ -114,8 +127,12 @@ def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=F
         Xa, Ya, offsets = X, Y, side.zero_offsets
         if gram is None:
             gram = weighting.unobserved_gram(Y, dtype, transposed=side.transposed)
-    run = solver.fold_in if fold_in else solver.solve
-    failed = run(side, Xa, Ya, offsets, gram)
+    if fold_in:
+        failed = solver.fold_in(side, Xa, Ya, offsets, gram)
+    elif loss is not None:
+        failed = solver.solve(side, Xa, Ya, offsets, gram, loss)
+    else:
+        failed = solver.solve(side, Xa, Ya, offsets, gram)
     if Xb is not None:
         X[:] = Xa[:, :-1]
         Xb[:] = Xa[:, -1]

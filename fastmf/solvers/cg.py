@@ -2,7 +2,7 @@
 Tikk 2011), matrix-free, rows in lockstep blocks."""
 
 from .._kernels.wals import _wals_rows_cg, cg_block_nnz
-from ._base import RowSolver
+from ._base import NO_LOSS, RowSolver
 
 
 class CGSolver(RowSolver):
@@ -11,15 +11,17 @@ class CGSolver(RowSolver):
 
     name = "cg"
     exact = False
+    tracks_objective = True
     kernels = (_wals_rows_cg,)
 
     def prepare(self, side):
         side.block_nnz = cg_block_nnz(side.max_nnz, side.k, side.dtype.itemsize)
         return side
 
-    def solve(self, side, X, Y, offsets, gram):
+    def solve(self, side, X, Y, offsets, gram, loss=None):
         _wals_rows_cg(side.indptr, side.indices, side.values, X, Y, offsets, gram, side.lam,
-                      *side.kargs, self.params.cg_steps, side.block_nnz, side.chunks)
+                      *side.kargs, self.params.cg_steps, side.block_nnz, side.chunks,
+                      NO_LOSS if loss is None else loss)
         return 0
 
     def fold_in(self, side, X, Y, offsets, gram):

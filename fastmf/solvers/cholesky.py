@@ -1,7 +1,7 @@
 """Cholesky row solver: build each row's d x d system and solve it exactly."""
 
-from .._kernels.wals import _wals_rows_cholesky
-from ._base import RowSolver
+from .._kernels.wals_cholesky import _wals_rows_cholesky
+from ._base import NO_LOSS, RowSolver
 
 
 class CholeskySolver(RowSolver):
@@ -9,10 +9,12 @@ class CholeskySolver(RowSolver):
 
     name = "cholesky"
     exact = True
+    tracks_objective = True
     kernels = (_wals_rows_cholesky,)
 
-    def solve(self, side, X, Y, offsets, gram):
+    def solve(self, side, X, Y, offsets, gram, loss=None):
         failed = _wals_rows_cholesky(side.indptr, side.indices, side.values, X, Y, offsets,
-                                     gram, side.lam, *side.kargs, side.max_nnz, side.chunks)
+                                     gram, side.lam, *side.kargs, side.max_nnz, side.chunks,
+                                     NO_LOSS if loss is None else loss)
         # free rows (see Side) fail the Cholesky solve by construction and stay at zero
         return int(failed) - side.free_rows.size
