@@ -8,6 +8,7 @@ from . import _validation as v
 from ._kernels.loss import _loss_weighted
 from ._kernels.partition import _balanced_chunks
 from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
+from ._threads import gram as threaded_gram
 from ._threads import n_chunks_for
 
 # Bytes of factor rows per side of a block of the entry grid: the rows a block touches stay
@@ -210,10 +211,7 @@ def _gravity_step(X, Y, w0, lr, g2x, schedule, buf, y_weights=None, x_weights=No
     chunk by chunk into ``buf``; the kernel applies them. Per-item unobserved weights enter
     as ``y_weights`` (the Gram matrix is then Y^T diag(y_weights) Y) or ``x_weights`` (row
     i's product is scaled by x_weights[i])."""
-    if y_weights is None:
-        gram = (Y.T @ Y).astype(X.dtype)
-    else:
-        gram = ((Y.T * y_weights) @ Y).astype(X.dtype)
+    gram = threaded_gram(Y, y_weights).astype(X.dtype)
     step = buf.shape[0]
     adagrad = schedule == SCHEDULES["adagrad"]
     for start in range(0, X.shape[0], step):

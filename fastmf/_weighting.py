@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _validation as v
 from ._kernels.weights import CONFIDENCE_KINDS
+from ._threads import gram
 
 CONFIDENCES = tuple(CONFIDENCE_KINDS)
 TARGETS = ("binary", "value")
@@ -153,7 +154,7 @@ class Weighting:
         with ``w0_items`` needs the weighted product)."""
         weighted = self.w0_items is not None and not transposed
         if YtY is None or weighted:
-            YtY = (Y.T * self.w0_items.astype(dtype)) @ Y if weighted else Y.T @ Y
+            YtY = gram(Y, self.w0_items) if weighted else gram(Y)
             if weighted:
                 return YtY
         if self.w0_items is None:

@@ -1,5 +1,6 @@
 """Each kernel against its dense reference twin on small random matrices."""
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -137,3 +138,24 @@ def test_topk_rows_match_brute_force(k):
     ref_ids, ref_vals = brute_topk(scores, k, excl.toarray() != 0)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_allclose(vals, ref_vals)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_gram_is_the_product_whatever_the_threads(dtype):
+    from fastmf._threads import GRAM_BLOCK_ROWS, gram, thread_context
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((3 * GRAM_BLOCK_ROWS + 17, 9)).astype(dtype)
+    w = rng.random(Y.shape[0])
+    results = []
+    for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        with thread_context(threads):
+            results.append((gram(Y), gram(Y, w)))
+    (a, aw), (b, bw) = results
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(aw, bw)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    Y64 = Y.astype(np.float64)
+    np.testing.assert_allclose(a, Y64.T @ Y64, rtol=rtol, atol=rtol * Y.shape[0])
+    np.testing.assert_allclose(aw, (Y64.T * w.astype(dtype)) @ Y64, rtol=rtol,
+                               atol=rtol * Y.shape[0])
+    assert a.dtype == aw.dtype == dtype

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._threads import gram as threaded_gram
 from ._base import Side, half_sweep
 
 
@@ -67,7 +68,7 @@ class Sweeps:
         if not biased:
             # sum_i u_i^T G u_i = <U^T U, G>; U^T U is also the next item half-sweep's Gram
             U = f.user_factors
-            UtU = U.T @ U
+            UtU = threaded_gram(U)
             total += float(np.sum(UtU.astype(np.float64) * gram))
             self._item_gram = w.unobserved_gram(U, dtype, transposed=True, YtY=UtU)
         if w.reg > 0:
