@@ -23,6 +23,7 @@ import memory
 import peers
 import quality_ml100k
 import scale
+import serial_fraction
 import sgd_vs_peers
 import thread_scaling
 from _common import OUT_DIR, machine
@@ -76,6 +77,7 @@ def main(argv=None):
     _, comp_txt = capture(compile_time.main)
     _, qual_txt = capture(quality_ml100k.main, quick)
     _, sgd_txt = capture(sgd_vs_peers.main, ["--skip-speed", *quick])
+    _, serial_txt = capture(serial_fraction.main, quick)
 
     lines = [
         "# Benchmark results",
@@ -121,6 +123,8 @@ def main(argv=None):
     lines += ["", "```", side_txt.strip(), "```", "",
               "## Peak memory of a fit", "", "```", mem_txt.strip(), "```", "",
               "## Compile time", "", "```", comp_txt.strip(), "```", "",
+              "## Serial part of a step (Amdahl), 1 and 2 threads", "", "```",
+              serial_txt.strip(), "```", "",
               "## Quality on MovieLens 100K (ratings >= 4, 20% held out, tuned on validation)",
               "", "```", qual_txt.strip(), "```", "",
               "## Rating prediction on MovieLens 100K: SGD, WALS, Surprise, LibMF (tuned)",
