@@ -53,7 +53,8 @@ def prepare(method, A, factors):
         clock = KernelClock(sgd_epochs._sgd_epoch_hogwild)
         sgd_epochs._sgd_epoch_hogwild = clock
         return steps, steps.epoch, clock
-    steps = WalsSweeps(A, fastmf.WALS(factors, w0=1.0, alpha=1.0, reg=0.01, reg_exponent=0.0,
+    steps = WalsSweeps(A, fastmf.WALS(factors, w0=1.0, confidence="linear", alpha=1.0,
+                                      target="binary", reg=0.01, reg_exponent=0.0,
                                       solver=method, iterations=1, random_state=0))
     solver = steps.sweeps.solver
     clock = KernelClock(solver.solve)

@@ -53,7 +53,8 @@ def run(args):
 
     def ours(solver, tracked=False):
         def fit(iters, track=tracked):
-            m = fastmf.WALS(args.factors, w0=1.0, alpha=args.alpha, reg=args.reg, reg_exponent=0.0,
+            m = fastmf.WALS(args.factors, w0=1.0, confidence="linear", alpha=args.alpha,
+                            target="binary", reg=args.reg, reg_exponent=0.0,
                             solver=solver, cg_steps=3, iterations=iters,
                             num_threads=args.threads, random_state=0)
             return m.fit(A, track_objective=track)
