@@ -109,9 +109,11 @@ def speed(args):
             per["surprise"].append((ts[1] - ts[0]) / 2)
         out["surprise"] = statistics.median(per["surprise"])
     for name, sec in out.items():
+        # and the median of the per-repeat ratios (each repeat's fits ran back to back)
+        pair = statistics.median(t / f for t, f in zip(per[name], per["fastmf"]))
         print(f"{name:9s} {sec:.3f} s/epoch ({', '.join(f'{t:.3f}' for t in per[name])}) = "
-              f"{A.nnz / sec / 1e6:.1f}M updates/s; ratio to fastmf {sec / out['fastmf']:.2f}",
-              flush=True)
+              f"{A.nnz / sec / 1e6:.1f}M updates/s; ratio to fastmf {sec / out['fastmf']:.2f} "
+              f"(per repeat: median {pair:.2f})", flush=True)
     return out, A.nnz
 
 
