@@ -102,6 +102,36 @@ def import_libmf():
     return mf
 
 
+def import_libmf_native():
+    """The ``mf`` module of a LibMF built with its AVX kernels (see README: "Native LibMF"),
+    loaded from the site-packages folder named by ``$LIBMF_NATIVE``; None when that is
+    unset or holds no build. Loaded under its own module name, so the pip binding can be
+    imported beside it."""
+    import contextlib
+    import importlib.util
+    import io
+    home = os.environ.get("LIBMF_NATIVE")
+    if not home:
+        return None
+    home = Path(home)
+    libs = sorted(home.glob("libmf*.so"))
+    if not libs or not (home / "libmf" / "mf.py").is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("libmf_native_mf", home / "libmf" / "mf.py")
+    module = importlib.util.module_from_spec(spec)
+    saved = os.environ.get("LIBMF_OBJ")
+    os.environ["LIBMF_OBJ"] = str(libs[0])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del os.environ["LIBMF_OBJ"]
+        else:
+            os.environ["LIBMF_OBJ"] = saved
+    return module
+
+
 # ----------------------------------------------------------------------------- timing
 def median_time(fn, repeats):
     times = []

@@ -6,8 +6,9 @@ WALS (implicit feedback): fastmf's CG and Cholesky solvers against implicit 0.7.
 median of --repeats, the libraries taking turns; quality = the objective each reaches after
 15 iterations, both scored by ``fastmf.objective`` (same weighting, same data).
 
-Hogwild SGD (ratings): fastmf.SGD (biases) against LibMF (pip binding, L2 only) and
-Surprise's biased SVD on synthetic 1-5 ratings of the same shape, 80% train / 20% test
+Hogwild SGD (ratings): fastmf.SGD (biases) against LibMF (pip binding, L2 only; also
+"libmf-avx", LibMF's own AVX kernels, when ``$LIBMF_NATIVE`` names such a build, see
+README) and Surprise's biased SVD on synthetic 1-5 ratings of the same shape, 80% train / 20% test
 (seed 0). Seconds per epoch on the training part as (4 epochs - 1 epoch) / 3, median of
 --repeats, taking turns; quality = test RMSE after --epochs epochs with the same factors,
 step and L2 penalty (fastmf's gradient carries the factor 2 of the squared error, so its
@@ -31,6 +32,7 @@ from _common import (
     apply_quick,
     available_cores,
     import_libmf,
+    import_libmf_native,
     machine,
     machine_info,
     per_iteration,
@@ -40,7 +42,7 @@ from threadpoolctl import threadpool_limits
 import fastmf
 from fastmf.datasets import make_synthetic
 
-PEERS = ("implicit", "libmf", "surprise")
+PEERS = ("implicit", "libmf", "surprise")  # and "libmf-avx" (see import_libmf_native)
 
 
 def parse_args(argv=None):
@@ -100,12 +102,14 @@ def sgd(args):
                           random_state=0, **sgd_vs_peers.RATINGS).fit(
             train, track_objective=False)
 
-    def libmf(epochs):
-        model = import_libmf().MF(k=args.factors, nr_threads=args.threads, nr_iters=epochs,
-                      nr_bins=max(26, 2 * args.threads + 1), lambda_p1=0.0, lambda_q1=0.0,
-                      lambda_p2=args.reg, lambda_q2=args.reg, quiet=True)
-        model.fit(triples.copy())  # the binding may reorder its input in place
-        return model
+    def libmf_fit(mf):
+        def fit(epochs):
+            model = mf.MF(k=args.factors, nr_threads=args.threads, nr_iters=epochs,
+                          nr_bins=max(26, 2 * args.threads + 1), lambda_p1=0.0,
+                          lambda_q1=0.0, lambda_p2=args.reg, lambda_q2=args.reg, quiet=True)
+            model.fit(triples.copy())  # the binding may reorder its input in place
+            return model
+        return fit
 
     trainset = None
 
@@ -116,7 +120,10 @@ def sgd(args):
 
     fits = {"fastmf": ours}
     if "libmf" not in args.skip:
-        fits["libmf"] = libmf
+        fits["libmf"] = libmf_fit(import_libmf())
+    native = None if "libmf-avx" in args.skip else import_libmf_native()
+    if native is not None:
+        fits["libmf-avx"] = libmf_fit(native)
     if "surprise" not in args.skip:
         import pandas as pd
         from surprise import Dataset, Reader
@@ -131,6 +138,7 @@ def sgd(args):
     predictors = {
         "fastmf": lambda model: model.predict,
         "libmf": sgd_vs_peers.libmf_predictor,
+        "libmf-avx": sgd_vs_peers.libmf_predictor,
         "surprise": lambda algo: sgd_vs_peers.surprise_predictor(algo, trainset, m, n),
     }
     rows = []

@@ -15,6 +15,8 @@ from ._threads import n_chunks_for
 # in L2 while its entries are visited (random order over the whole matrix makes every
 # update two cache misses; this blocking more than doubles the update rate).
 BLOCK_BYTES = 1 << 18
+# A band of rows (or columns) of the grid is made of this many runs of consecutive ids.
+RUNS_PER_BAND = 4
 # Rows of a factor matrix whose Gram-step products are formed at once (bounded scratch).
 _GRAVITY_BYTES = 1 << 20
 
@@ -23,11 +25,17 @@ def entry_grid(csr, rows, rng, k, itemsize):
     """Group the entries into blocks of (row range) x (column range) after a random
     relabelling of rows and columns (so blocks are not biased by id order). Returns the
     entries' rows, columns and values in block order, the block boundaries and the grid's
-    shape (bands of rows, bands of columns); block b is (b // n_ib, b % n_ib)."""
+    shape (bands of rows, bands of columns); block b is (b // n_ib, b % n_ib).
+
+    The relabelling moves runs of consecutive ids (a quarter of a band, see
+    :func:`run_ranks`): a band's factor rows then lie in four stretches of memory instead
+    of being scattered one by one over the whole matrix, which made an epoch about 1.2x
+    faster (100k x 20k, 5.7M ratings, d = 64)."""
     m, n = csr.shape
     per = max(1, BLOCK_BYTES // (k * itemsize))
-    urank = rng.permutation(m)
-    irank = rng.permutation(n)
+    run = max(1, per // RUNS_PER_BAND)
+    urank = run_ranks(rng, m, run)
+    irank = run_ranks(rng, n, run)
     n_ib = -(-n // per) if n else 1
     n_ub = -(-m // per) if m else 1
     block = (urank[rows] // per).astype(np.int64) * n_ib + irank[csr.indices[:csr.nnz]] // per
@@ -37,6 +45,17 @@ def entry_grid(csr, rows, rng, k, itemsize):
     del block
     return (rows[order], csr.indices[:csr.nnz][order], csr.data[:csr.nnz][order],
             block_ptr, (n_ub, n_ib))
+
+
+def run_ranks(rng, size, run):
+    """A random permutation of ``range(size)`` that keeps runs of ``run`` consecutive ids
+    together: the runs (the last one may be shorter) are placed in random order, and
+    ``ranks[i]`` is id i's position."""
+    ids = np.arange(size)
+    position = rng.permutation(-(-size // run))
+    ranks = np.empty(size, np.int64)
+    ranks[np.argsort(position[ids // run], kind="stable")] = ids
+    return ranks
 
 
 def block_order(rng, grid):

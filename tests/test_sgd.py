@@ -298,3 +298,31 @@ def test_rows_without_entries_get_their_penalty_step(schedule):
         np.testing.assert_allclose(v3, shrink * v0, rtol=1e-5)
     else:
         assert np.all(np.abs(u3) < np.abs(u0)) and np.all(np.abs(v3) < np.abs(v0))
+
+
+@pytest.mark.parametrize("size,run", [(10, 3), (1000, 64), (7, 10), (5, 1)])
+def test_run_ranks_permute_whole_runs_of_consecutive_ids(size, run):
+    ranks = fastmf._sgd_epochs.run_ranks(np.random.default_rng(0), size, run)
+    assert np.array_equal(np.sort(ranks), np.arange(size))
+    # the ids of each run keep consecutive ranks, in order
+    for start in range(0, size, run):
+        r = ranks[start:start + run]
+        assert np.array_equal(r, np.arange(r[0], r[0] + r.size))
+
+
+def test_entry_grid_bands_are_made_of_a_few_runs_of_consecutive_ids():
+    A = random_csr(400, 300, 0.1, 3)
+    csr = check_matrix(A, dtype=np.float32)
+    rows = np.repeat(np.arange(400, dtype=csr.indices.dtype), csr.row_nnz())
+    d = 16
+    g_rows, _, _, block_ptr, (n_ub, n_ib) = fastmf._sgd_epochs.entry_grid(
+        csr, rows, np.random.default_rng(0), d, 1 << 10)
+    per = fastmf._sgd_epochs.BLOCK_BYTES // (d * (1 << 10))  # 16 rows per band
+    assert (n_ub, n_ib) == (-(-400 // per), -(-300 // per))
+    band = np.repeat(np.arange(n_ub * n_ib), np.diff(block_ptr)) // n_ib
+    for b in range(n_ub):
+        ids = np.unique(g_rows[band == b])
+        runs = 1 + np.count_nonzero(np.diff(ids) != 1)
+        # a band holds RUNS_PER_BAND runs; two may happen to sit side by side, and a run
+        # may straddle two bands
+        assert runs <= fastmf._sgd_epochs.RUNS_PER_BAND + 1
