@@ -26,6 +26,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def default_space(model, train):
     """The documented search space of ``model`` on the training matrix ``train``."""
     p = model._validate_params()
     csr = v.check_matrix(train, "train", dtype=np.float64)
-    q = resolve(p, csr)
+    q = resolve(SimpleNamespace(**dict(vars(p), popularity_exponent=0.0)), csr)
     if q.kind == "ratings" or q.target == "value":
         return {"reg": [q.reg * s for s in _SCALES],
                 "factors": sorted({max(1, q.factors // 2), q.factors, 2 * q.factors})}
