@@ -45,7 +45,7 @@ OBJECTIVE_CONSTRAINTS = {
     "factors": Int(1),
     "kind": Options(KINDS),
     "w0": Auto(UnobservedWeight()),
-    "popularity_exponent": Real(0),
+    "popularity_exponent": Auto(Real(0)),
     "alpha": Auto(Real(0)),
     "confidence": Auto(Options(CONFIDENCES)),
     "epsilon": Auto(Real(0, low_open=True)),

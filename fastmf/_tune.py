@@ -11,9 +11,10 @@ The default space is built around the data-aware defaults (``'auto'`` values res
 the training part, see :mod:`fastmf._defaults`), so it stays meaningful on any data:
 
 * implicit feedback: ``reg`` and ``w0`` each at 1/27, 1/9, 1/3, 1, 3, 9 and 27 times
-  their 'auto' value, popularity-weighted unobserved entries (``popularity_exponent``) 0
-  or 0.5, and, when the data are not binary, the confidence ``alpha`` at 0.3, 1 and 3 --
-  294 candidates (98 on binary data);
+  their 'auto' value (the uniform ``w0``, before popularity weighting),
+  popularity-weighted unobserved entries (``popularity_exponent``) 0 or 0.5, and, when
+  the data are not binary, the confidence ``alpha`` at 0.3, 1 and 3 -- 294 candidates
+  (98 on binary data);
 * ratings: ``reg`` at 1/27 .. 27 times its 'auto' value and ``factors`` at 1/2, 1 and 2
   times the model's -- 21 candidates.
 
@@ -26,6 +27,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -91,7 +93,7 @@ def default_space(model, train):
     """The documented search space of ``model`` on the training matrix ``train``."""
     p = model._validate_params()
     csr = v.check_matrix(train, "train", dtype=np.float64)
-    q = resolve(p, csr)
+    q = resolve(SimpleNamespace(**dict(vars(p), popularity_exponent=0.0)), csr)
     if q.kind == "ratings" or q.target == "value":
         return {"reg": [q.reg * s for s in _SCALES],
                 "factors": sorted({max(1, q.factors // 2), q.factors, 2 * q.factors})}

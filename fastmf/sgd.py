@@ -142,7 +142,7 @@ class SGD(FactorModel):
                  row_weights: ArrayLike | None = None,
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
-                 popularity_exponent: float = 0.0,
+                 popularity_exponent: float | Literal["auto"] = "auto",
                  loss: Literal["squared", "logistic", "bpr", "warp"] = "squared",
                  sampling: Literal["uniform", "popularity"] = "uniform",
                  max_trials: int = 50, dtype: DTypeLike = np.float32,

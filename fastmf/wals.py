@@ -90,11 +90,13 @@ class WALS(FactorModel):
 
     The 'auto' rules and the evidence for them are in :mod:`fastmf._defaults`; the values a
     fit used are in ``resolved_params_``.
-    popularity_exponent : float, default 0.0
+    popularity_exponent : float or 'auto', default 'auto'
         :math:`\beta` of popularity-weighted unobserved entries (He et al. 2016, "eALS"):
         with :math:`\beta > 0` the unobserved weight of item j is
         :math:`w_0 n f_j^\beta / \sum_k f_k^\beta` (f: the items' counts in the training
-        data), the same total as a uniform ``w0``, shifted towards popular items.
+        data), the same total as a uniform ``w0``, shifted towards popular items. ('auto':
+        0.5 for implicit feedback with ``w0='auto'``, else 0: a ``w0`` given as a number
+        stays uniform unless ``popularity_exponent`` is given too.)
     biases : bool or 'auto', default 'auto'
         ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
@@ -148,7 +150,7 @@ class WALS(FactorModel):
                  row_weights: ArrayLike | None = None,
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
-                 popularity_exponent: float = 0.0,
+                 popularity_exponent: float | Literal["auto"] = "auto",
                  solver: str = "cg", cg_steps: int = 3, iterations: int = 15,
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,

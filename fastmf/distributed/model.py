@@ -92,7 +92,7 @@ class DaskWALS(WALS):
     def __init__(self, factors=64, *, kind="implicit", w0="auto", alpha="auto",
                  confidence="auto", epsilon="auto", target="auto", row_weights=None,
                  col_weights=None, reg="auto", reg_exponent=1.0, biases="auto",
-                 popularity_exponent=0.0, solver="cg",
+                 popularity_exponent="auto", solver="cg",
                  cg_steps=3, iterations=15, init_scale=None, dtype=np.float32,
                  num_threads=None, random_state=None, client=None, n_blocks=None):
         super().__init__(factors, kind=kind, w0=w0, alpha=alpha, confidence=confidence,
