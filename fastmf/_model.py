@@ -149,8 +149,10 @@ class FactorModel(Params, Scoring):
     # ------------------------------------------------------------------ parameters
     def _check_param_combination(self, p):
         if getattr(p, "biases", False) and np.any(np.asarray(p.w0) > 0):
+            w0 = (f"per-item weights (mean {np.mean(p.w0):.3g})" if np.ndim(p.w0)
+                  else f"{p.w0:.6g}")
             raise ValueError(f"The 'biases' option of {type(self).__name__} is for "
-                             f"observed-only models (w0 = 0, ratings); got w0 = {p.w0}.")
+                             f"observed-only models (w0 = 0, ratings); got w0 = {w0}.")
 
     def _build_weighting(self, p):
         w0, w0_items = p.w0, None

@@ -205,7 +205,8 @@ BAD = [
     ("negative values", lambda A: -A, {}),
     ("nan", lambda A: A * np.nan, {}),
     ("factors", lambda A: A, dict(factors=0)),
-    ("biases with w0", lambda A: A, dict(biases=True)),
+    # (DaskWALS keeps w0 uniform by default, where WALS weights it by popularity)
+    ("biases with w0", lambda A: A, dict(biases=True, popularity_exponent=0.0)),
     ("row weights", lambda A: A, dict(row_weights=np.ones(3))),
     ("solver", lambda A: A, dict(solver="nope")),
 ]

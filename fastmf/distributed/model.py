@@ -50,7 +50,7 @@ class DaskWALS(WALS):
     factors and row solvers, with the data split into row blocks that live on the workers.
 
     The fitted model is an ordinary fastmf model: ``recommend``, ``fold_in``, ``save`` and
-    :func:`fastmf.load` work on the client without a cluster. From the same
+    :func:`fastmf.load` work on the client without a cluster. From the same parameters and
     ``random_state`` it gives the factors of :class:`fastmf.WALS` up to rounding (each row
     solve is the same; only the order of the Gram matrix's sums differs).
 
@@ -63,6 +63,10 @@ class DaskWALS(WALS):
         Row blocks per side (users, items). Default: the number of worker threads. Every
         block is sent the fixed-side rows it references each half-sweep, so more blocks
         than workers move more data.
+    popularity_exponent : float
+        Default 0: the unobserved weight stays uniform. Per-item unobserved weights (eALS,
+        which :class:`fastmf.WALS` uses by default through its 'auto' value) are not
+        distributed yet; a positive value raises ``NotImplementedError`` at ``fit``.
     num_threads : int, optional
         Numba threads of each block's task on its worker (default: that worker's thread
         count; a local cluster has one thread per worker process). It may exceed the
@@ -92,7 +96,7 @@ class DaskWALS(WALS):
     def __init__(self, factors=64, *, kind="implicit", w0="auto", alpha="auto",
                  confidence="auto", epsilon="auto", target="auto", row_weights=None,
                  col_weights=None, reg="auto", reg_exponent=1.0, biases="auto",
-                 popularity_exponent="auto", solver="cg",
+                 popularity_exponent=0.0, solver="cg",
                  cg_steps=3, iterations=15, init_scale=None, dtype=np.float32,
                  num_threads=None, random_state=None, client=None, n_blocks=None):
         super().__init__(factors, kind=kind, w0=w0, alpha=alpha, confidence=confidence,
