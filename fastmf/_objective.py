@@ -22,6 +22,9 @@ def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
     """Exact objective in O(nnz d + (m + n) d^2), float64. Inputs already validated."""
     m, n = csr.shape
     dtype = U.dtype
+    # one compiled loss kernel for every caller: F-ordered factors (SVD's) are copied to C
+    U = np.ascontiguousarray(U)
+    V = np.ascontiguousarray(V)
     chunks = _balanced_chunks(csr.indptr, U.shape[1], n_chunks_for(m))
     has_b = user_biases is not None
     row_off = (user_biases + global_mean).astype(dtype) if has_b else np.zeros(m, dtype)

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from . import _compile_helper as compile_helper
 from . import _interrupts as interrupts
 from . import _validation as v
 from . import solvers
@@ -78,6 +79,49 @@ def _resolve_data(data, kind, data_home, show_progress):
     if kind == "auto":
         kind = "ratings" if (name or "").startswith("movielens") else "implicit"
     return inter, kind, desc
+
+
+def _builder(factors, iterations, epochs, params, sgd_params, common):
+    """build(method, steps=None): the unfitted model of one method of the comparison."""
+
+    def build(method, steps=None):
+        if method.startswith("wals-"):
+            solver = method.partition("-")[2]
+            return WALS(factors, solver=solver, iterations=steps or iterations, **params,
+                        **common)
+        if method == "observed-only":
+            # the same weights without the unobserved term: its optimum predicts 1 for
+            # every entry, the useless all-ones matrix
+            return WALS(factors, solver="cholesky", iterations=steps or iterations,
+                        **dict(params, w0=0.0), **common)
+        if method == "sgd":
+            return SGD(factors, epochs=steps or epochs, unobserved="gravity", **sgd_params,
+                       **params, **common)
+        if method in RANKING_METHODS:
+            weights = {key: params[key] for key in ("alpha", "confidence", "reg",
+                                                     "reg_exponent")}
+            return SGD(factors, epochs=steps or epochs, loss=RANKING_METHODS[method],
+                       **RANKING_SETTINGS, **weights, **common)
+        return SVD(factors, **params, **common)
+
+    return build
+
+
+def compile_methods_from(folder):
+    """The helper process of :mod:`fastmf._compile_helper`: one-step fits of the methods
+    in ``folder``/settings.json on ``folder``/data.npz, for their kernels to be compiled
+    into Numba's on-disk cache."""
+    import json
+    import os
+    with open(os.path.join(folder, "settings.json")) as f:
+        settings = json.load(f)
+    tiny = sp.csr_array(sp.load_npz(os.path.join(folder, "data.npz")))
+    methods = settings.pop("methods")
+    build = _builder(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny systems may be singular; only types matter
+        for method in methods:
+            build(method, steps=1).fit(tiny, track_objective=False)
 
 
 def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30, k=10,
@@ -194,26 +238,9 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         return quality_on(model, A, T if full else T_sample)
 
     common = {"num_threads": num_threads, "random_state": random_state}
-
-    def build(method, steps=None):
-        if method.startswith("wals-"):
-            solver = method.partition("-")[2]
-            return WALS(factors, solver=solver, iterations=steps or iterations, **params,
-                        **common)
-        if method == "observed-only":
-            # the same weights without the unobserved term: its optimum predicts 1 for
-            # every entry, the useless all-ones matrix
-            return WALS(factors, solver="cholesky", iterations=steps or iterations,
-                        **dict(params, w0=0.0), **common)
-        if method == "sgd":
-            return SGD(factors, epochs=steps or epochs, unobserved="gravity", **sgd_params,
-                       **params, **common)
-        if method in RANKING_METHODS:
-            weights = {key: params[key] for key in ("alpha", "confidence", "reg",
-                                                     "reg_exponent")}
-            return SGD(factors, epochs=steps or epochs, loss=RANKING_METHODS[method],
-                       **RANKING_SETTINGS, **weights, **common)
-        return SVD(factors, **params, **common)
+    settings = {"factors": factors, "iterations": iterations, "epochs": epochs,
+                "params": params, "sgd_params": sgd_params, "common": common}
+    build = _builder(**settings)
 
     def shared_objective(model, method, rec):
         """The comparison's objective of the model's factors (None for ranking losses,
@@ -228,14 +255,24 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
         build(method).check_params()  # before any long work
     # Compile every kernel first (or load it from Numba's cache) on a few rows of the same
     # data, so that no curve's first step includes compilation.
+    # On a fresh install a helper process compiles the SGD kernels meanwhile (see
+    # _compile_helper); this process then loads them from the cache it filled.
     t0 = time.perf_counter()
     rows = np.flatnonzero(np.diff(A.indptr))[:50]
     tiny = A[rows]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tiny systems may be singular; only types matter
-        for method in methods:
-            if method != "svd" and rows.size:
+    warm = [m for m in methods if m != "svd"] if rows.size else []
+    helped = compile_helper.helper_methods(warm)
+    helper = compile_helper.start(tiny, helped, settings) if helped else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tiny systems may be singular; types matter
+            for method in [m for m in warm if m not in helped]:
                 quality_on(build(method, steps=1).fit(tiny), tiny, tiny)
+            compile_helper.finish(helper, time.perf_counter() - t0)
+            for method in helped:
+                quality_on(build(method, steps=1).fit(tiny), tiny, tiny)
+    finally:
+        compile_helper.stop(helper)
     result.compile_seconds = time.perf_counter() - t0
 
     for method in methods:

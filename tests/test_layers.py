@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parent.parent / "fastmf"
 # Lower number = lower layer. Kernels know nothing of the rest; the command line sits on top.
 LAYERS = {
     "_kernels": 0,
-    "_validation": 1, "_matrix": 1, "_compile_notice": 1, "_threads": 1, "_progress": 1, "_params": 1, "_ids": 1, "_interrupts": 1,
+    "_validation": 1, "_matrix": 1, "_compile_notice": 1, "_compile_helper": 1, "_threads": 1, "_progress": 1, "_params": 1, "_ids": 1, "_interrupts": 1,
     "_interactions": 2, "_io": 2, "datasets": 2, "split": 2,
     "_weighting": 3, "_objective": 3, "solvers": 3, "_defaults": 3,
     "_scoring": 4, "_persistence": 4, "_model": 4, "wals": 4, "sgd": 4, "svd": 4,

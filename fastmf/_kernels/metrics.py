@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _contains(sorted_ids, start, stop, j):
     """Whether ``j`` is in ``sorted_ids[start:stop]`` (ascending), by binary search."""
     lo = start
@@ -23,7 +23,7 @@ def _contains(sorted_ids, start, stop, j):
 _SCAN_MAX = 16
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _twice_wins(pos, x):
     """2 * #(pos > x) + #(pos == x): twice the pairs that the positives ``pos`` (sorted)
     win against a negative scored ``x``, ties counting one half."""

@@ -99,6 +99,70 @@ def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u
             vb[j] = cj - lr * (g + two * lam_v * cj)
 
 
+# The epoch's parallel loop calls one block function per block instead of holding the
+# steps itself: Numba's parallel passes (copy propagation over deep copies of the loop body)
+# grow steeply with the body's size, so a body of one call compiles in a fraction of the
+# time. The block function carries the flags the loop body had (the kernel's fastmath, and
+# the "numpy" error model of parallel loop bodies: no zero-division checks), so it compiles
+# to the same arithmetic.
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", forceinline=True)
+def _hogwild_block(rows, cols, values, start, stop, shuffle, state, row_nnz, col_nnz, U, V,
+                   ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, w0_vec, w0_by_row, gravity,
+                   negatives, lam_rows, lam_cols, row_scale, col_scale, kind, alpha, eps,
+                   binary, has_scale, has_b, lr, schedule):
+    """The entries ``start:stop`` of one block of :func:`_sgd_epoch_hogwild`, from the
+    block's generator state ``state`` (arguments already in the factors' float type)."""
+    per_item = w0_vec.shape[0] > 0
+    k = U.shape[1]
+    dt = U.dtype.type
+    n_items = V.shape[0]
+    one = dt(1)
+    zero = dt(0)
+    two = dt(2)
+    tiny = dt(1e-8)
+    w0_corr = w0 if gravity else zero
+    if shuffle:
+        state = _shuffle_block(rows, cols, values, start, stop, state)
+    for pos in range(start, stop):
+        ahead = min(pos + PREFETCH_AHEAD, stop - 1)
+        _prefetch_row(U, rows[ahead])
+        _prefetch_row(V, cols[ahead])
+        i = rows[pos]
+        j = cols[pos]
+        a = values[pos]
+        t = _obs_target(a, binary, one)
+        lam_u = lam_rows[i] / row_nnz[i]
+        lam_v = lam_cols[j] / col_nnz[j]
+        if per_item:
+            w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
+            w = _obs_weight(a, row_scale[i], col_scale[j], w0e, kind, alpha, eps,
+                            has_scale, one)
+            corr = w0e if gravity else zero
+            _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, corr, lam_u,
+                      lam_v, lr, schedule, has_b, k, zero, two, tiny)
+        else:
+            w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps,
+                            has_scale, one)
+            _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u,
+                      lam_v, lr, schedule, has_b, k, zero, two, tiny)
+        # Negative sampling: each sampled item stands for n / (negatives * |row i|)
+        # unobserved entries of row i (target 0, weight w0), so that a row's samples
+        # estimate its whole unobserved sum.
+        if negatives > 0:
+            w_neg = w0 * dt(n_items) / dt(negatives * row_nnz[i])
+            for _ in range(negatives):
+                state, r = _xorshift(state)
+                jn = min(int(r * n_items), n_items - 1)
+                if per_item:
+                    wn = (_entry_w0(w0, w0_vec, w0_by_row, i, jn) * dt(n_items)
+                          / dt(negatives * row_nnz[i]))
+                    _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, wn, zero,
+                              zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+                else:
+                    _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w_neg, zero,
+                              zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_nnz, col_nnz,
                        U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, w0_vec, w0_by_row,
@@ -119,65 +183,19 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
     the observed weight and the negative samples; the kernel walks rows of users
     (``w0_by_row`` False).
     """
-    per_item = w0_vec.shape[0] > 0
-    k = U.shape[1]
     dt = U.dtype.type
-    n_items = V.shape[0]
     w0 = dt(w0)
     lr = dt(lr)
     alpha = dt(alpha)
     eps = dt(eps)
-    one = dt(1)
-    zero = dt(0)
-    two = dt(2)
-    tiny = dt(1e-8)
     mu = dt(mu)
-    w0_corr = w0 if gravity else zero
     for p in prange(block_order.shape[0]):
         b = block_order[p]
-        state = np.uint64(seeds[b])
-        start = block_ptr[b]
-        stop = block_ptr[b + 1]
-        if shuffle:
-            state = _shuffle_block(rows, cols, values, start, stop, state)
-        for pos in range(start, stop):
-            ahead = min(pos + PREFETCH_AHEAD, stop - 1)
-            _prefetch_row(U, rows[ahead])
-            _prefetch_row(V, cols[ahead])
-            i = rows[pos]
-            j = cols[pos]
-            a = values[pos]
-            t = _obs_target(a, binary, one)
-            lam_u = lam_rows[i] / row_nnz[i]
-            lam_v = lam_cols[j] / col_nnz[j]
-            if per_item:
-                w0e = _entry_w0(w0, w0_vec, w0_by_row, i, j)
-                w = _obs_weight(a, row_scale[i], col_scale[j], w0e, kind, alpha, eps,
-                                has_scale, one)
-                corr = w0e if gravity else zero
-                _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, corr, lam_u,
-                          lam_v, lr, schedule, has_b, k, zero, two, tiny)
-            else:
-                w = _obs_weight(a, row_scale[i], col_scale[j], w0, kind, alpha, eps,
-                                has_scale, one)
-                _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u,
-                          lam_v, lr, schedule, has_b, k, zero, two, tiny)
-            # Negative sampling: each sampled item stands for n / (negatives * |row i|)
-            # unobserved entries of row i (target 0, weight w0), so that a row's samples
-            # estimate its whole unobserved sum.
-            if negatives > 0:
-                w_neg = w0 * dt(n_items) / dt(negatives * row_nnz[i])
-                for _ in range(negatives):
-                    state, r = _xorshift(state)
-                    jn = min(int(r * n_items), n_items - 1)
-                    if per_item:
-                        wn = (_entry_w0(w0, w0_vec, w0_by_row, i, jn) * dt(n_items)
-                              / dt(negatives * row_nnz[i]))
-                        _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, wn, zero,
-                                  zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
-                    else:
-                        _sgd_step(i, jn, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w_neg, zero,
-                                  zero, zero, zero, lr, schedule, has_b, k, zero, two, tiny)
+        _hogwild_block(rows, cols, values, block_ptr[b], block_ptr[b + 1], shuffle,
+                       np.uint64(seeds[b]), row_nnz, col_nnz, U, V, ub, vb, g2u, g2v, g2ub,
+                       g2vb, mu, w0, w0_vec, w0_by_row, gravity, negatives, lam_rows,
+                       lam_cols, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
+                       has_b, lr, schedule)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)

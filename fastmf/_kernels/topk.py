@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _better(s1, i1, s2, i2):
     # Higher score first; equal scores: lower item id first (deterministic ties).
     return s1 > s2 or (s1 == s2 and i1 < i2)
@@ -38,7 +38,9 @@ def _topk_row(scores, exclude, n_exclude, out_ids, out_scores):
     """
     k = out_ids.shape[0]
     n = scores.shape[0]
-    size = 0
+    # np.intp(0), not the literal 0: a literal argument compiles _sift_down a second time
+    root = np.intp(0)
+    size = np.intp(0)
     e = 0
     for j in range(n):
         while e < n_exclude and exclude[e] < j:
@@ -63,12 +65,12 @@ def _topk_row(scores, exclude, n_exclude, out_ids, out_scores):
         elif _better(s, j, out_scores[0], out_ids[0]):
             out_scores[0] = s
             out_ids[0] = j
-            _sift_down(out_scores, out_ids, 0, size)
+            _sift_down(out_scores, out_ids, root, size)
     # Heap sort: repeatedly move the worst kept candidate to the end.
     for end in range(size - 1, 0, -1):
         out_scores[0], out_scores[end] = out_scores[end], out_scores[0]
         out_ids[0], out_ids[end] = out_ids[end], out_ids[0]
-        _sift_down(out_scores, out_ids, 0, end)
+        _sift_down(out_scores, out_ids, root, end)
     for q in range(size, k):
         out_ids[q] = -1
         out_scores[q] = -np.inf
