@@ -99,23 +99,27 @@ def evaluate(user_factors, item_factors, train, test, k=K, block=1024):
     return tuple(totals / users.size)
 
 
-def popularity_weights(train, beta):
-    """Column weights pop_j^-beta scaled to mean 1 (None for beta = 0): less weight on the
-    observed entries of popular items, as in frequency-weighted MF."""
-    if beta == 0:
+def frequency_weights(counts, exponent):
+    """Weights count^-exponent (count + 1, so empty rows are defined) scaled to mean 1, or
+    None for exponent 0: less weight on the observed entries of popular items (columns)
+    or heavy users (rows), as in frequency-weighted MF."""
+    if exponent == 0:
         return None
-    pop = np.asarray(train.sum(axis=0)).ravel() + 1.0
-    w = pop ** -beta
+    w = (np.asarray(counts, np.float64) + 1.0) ** -exponent
     return w / w.mean()
 
 
-def fit_fastmf(train, reg, w0, beta, eals):
-    # Observed entries weigh 1 (times the column weight pop^-beta), unobserved ones w0
-    # (spread over the items by popularity^eals, eALS, with the same total).
+def fit_fastmf(train, reg, w0, beta, gamma, eals):
+    # Observed entries weigh 1 times the user's activity^-gamma times the item's
+    # popularity^-beta; unobserved ones w0 in all, spread over the items by
+    # popularity^eals (eALS) when eals > 0.
     m = fastmf.WALS(FACTORS, w0=w0, confidence="none", reg=reg, reg_exponent=0.0,
-                    col_weights=popularity_weights(train, beta), popularity_exponent=eals,
-                    solver="cholesky", iterations=ITERATIONS, num_threads=1,
-                    random_state=0)
+                    row_weights=frequency_weights(np.diff(train.indptr), gamma),
+                    col_weights=frequency_weights(np.bincount(train.indices,
+                                                              minlength=train.shape[1]),
+                                                  beta),
+                    popularity_exponent=eals, solver="cholesky", iterations=ITERATIONS,
+                    num_threads=1, random_state=0)
     m.fit(train, track_objective=False)
     return m.user_factors, m.item_factors
 
@@ -134,18 +138,21 @@ def fit_implicit(train, reg, alpha):
 
 
 # Each library's own hyperparameters, the starting grids of search_interior: implicit's
-# (1 + alpha) : 1 weight ratio spans fastmf's 1 : w0; fastmf also has popularity weights
-# of the observed (beta) and unobserved (eals) entries.
+# (1 + alpha) : 1 weight ratio spans fastmf's 1 : w0; fastmf also has frequency weights of
+# the observed entries (beta for items, gamma for users) and of the unobserved ones (eals),
+# scored along lines through the best (reg, w0) setting (LINES) rather than in the product.
 GRIDS = {
     "fastmf": (fit_fastmf, {"reg": [5.0, 10.0, 20.0], "w0": [0.25, 0.5, 1.0],
-                            "beta": [0.0, 0.25], "eals": [0.0, 0.25]}),
+                            "beta": [0.0, 0.25], "gamma": [0.0, 0.25], "eals": [0.0, 0.25]}),
     "implicit": (fit_implicit, {"reg": [10.0, 20.0, 40.0, 80.0],
                                 "alpha": [2.0, 4.0, 8.0, 16.0]}),
 }
+LINES = ("beta", "gamma", "eals")
 REFINE = 1  # rounds of halving the steps around the interior best (search_interior)
 LOWER_BOUNDS = {"eals": 0.0}  # popularity_exponent must be >= 0
 QUICK = {
-    "fastmf": {"reg": [10.0], "w0": [0.5], "beta": [0.0, 0.25], "eals": [0.0]},
+    "fastmf": {"reg": [10.0], "w0": [0.5], "beta": [0.0, 0.25], "gamma": [0.0],
+               "eals": [0.0]},
     "implicit": {"reg": [10.0, 20.0], "alpha": [1.0]},
 }
 
@@ -173,7 +180,7 @@ def run(name, args):
 
         params, val, lines, edges = search_interior(
             score, QUICK[lib] if args.quick else grid, lower_bounds=LOWER_BOUNDS,
-            refine=0 if args.quick else REFINE)
+            refine=0 if args.quick else REFINE, lines_only=LINES)
         nd, rc = evaluate(*fit(train, **params), train, test)
         results[lib] = (nd, rc, val, params)
         print(f"{lib:9s} test NDCG@20 {nd:.4f}  Recall@20 {rc:.4f}  validation NDCG@20 "
