@@ -6,7 +6,9 @@ held out at random (seed 0) as the test set. Hyperparameters are chosen on a val
 split carved from the training part only (VALID_FRACTION = 10% of the training entries,
 seed 1), by NDCG@20 over each library's grid (GRIDS), extended beyond any end where the best
 setting lands until it is interior on every axis, then once more with the steps around
-the best halved (search_interior in _common.py, REFINE). Both libraries: 64
+the best halved (search_interior in _common.py, REFINE). Both searches start from the same
+(reg, alpha) grid in implicit's coordinates, where fastmf's objective at beta = gamma =
+eals = 0 is implicit's; fastmf's extra weighting exponents come on top. Both libraries: 64
 factors, 15 iterations, exact (Cholesky) row solves, one thread. The chosen setting is refit
 on the whole training part and scored on the test set: NDCG@20 and Recall@20 over users with
 test items, training items filtered out. Recall@k divides by min(k, |test items|).
@@ -109,19 +111,22 @@ def frequency_weights(counts, exponent):
     return w / w.mean()
 
 
-def fit_fastmf(train, reg, w0, beta, gamma, eals):
-    # Observed entries weigh 1 times the user's activity^-gamma times the item's
-    # popularity^-beta; unobserved ones w0 in all, spread over the items by
-    # popularity^eals (eALS) when eals > 0.
-    m = fastmf.WALS(FACTORS, w0=w0, confidence="none", reg=reg, reg_exponent=0.0,
-                    row_weights=frequency_weights(np.diff(train.indptr), gamma),
-                    col_weights=frequency_weights(np.bincount(train.indices,
-                                                              minlength=train.shape[1]),
-                                                  beta),
-                    popularity_exponent=eals, solver="cholesky", iterations=ITERATIONS,
-                    num_threads=1, random_state=0)
-    m.fit(train, track_objective=False)
-    return m.user_factors, m.item_factors
+def fit_fastmf(train, reg, alpha, beta, gamma, eals):
+    # implicit's objective in its own coordinates -- unobserved entries weigh 1, observed
+    # ones 1 + alpha, penalty reg -- with the confidence alpha spread over the users by
+    # activity^-gamma and over the items by popularity^-beta (weights of mean 1), and the
+    # unobserved weight spread over the items by popularity^eals (eALS, same total).
+    # At beta = gamma = eals = 0 it is the objective fit_implicit minimizes.
+    m, n = train.shape
+    user_w = frequency_weights(np.diff(train.indptr), gamma)
+    item_w = frequency_weights(np.bincount(train.indices, minlength=n), beta)
+    model = fastmf.WALS(FACTORS, w0=1.0, confidence="none", reg=reg, reg_exponent=0.0,
+                        row_weights=alpha * (np.ones(m) if user_w is None else user_w),
+                        col_weights=np.ones(n) if item_w is None else item_w,
+                        popularity_exponent=eals, solver="cholesky", iterations=ITERATIONS,
+                        num_threads=1, random_state=0)
+    model.fit(train, track_objective=False)
+    return model.user_factors, model.item_factors
 
 
 def fit_implicit(train, reg, alpha):
@@ -137,23 +142,24 @@ def fit_implicit(train, reg, alpha):
     return m.user_factors, m.item_factors
 
 
-# Each library's own hyperparameters, the starting grids of search_interior: implicit's
-# (1 + alpha) : 1 weight ratio spans fastmf's 1 : w0; fastmf also has frequency weights of
-# the observed entries (beta for items, gamma for users) and of the unobserved ones (eals),
-# scored along lines through the best (reg, w0) setting (LINES) rather than in the product.
+# The starting grids of search_interior, in the same coordinates for both libraries
+# (implicit's: unobserved weight 1, observed 1 + alpha, penalty reg); fastmf also has
+# frequency weights on the confidence (beta for items, gamma for users) and popularity-
+# weighted unobserved entries (eals), scored along lines through the best (reg, alpha)
+# setting (LINES) rather than in the product.
+SHARED = {"reg": [10.0, 20.0, 40.0, 80.0], "alpha": [2.0, 4.0, 8.0, 16.0]}
 GRIDS = {
-    "fastmf": (fit_fastmf, {"reg": [5.0, 10.0, 20.0], "w0": [0.25, 0.5, 1.0],
-                            "beta": [0.0, 0.25], "gamma": [0.0, 0.25], "eals": [0.0, 0.25]}),
-    "implicit": (fit_implicit, {"reg": [10.0, 20.0, 40.0, 80.0],
-                                "alpha": [2.0, 4.0, 8.0, 16.0]}),
+    "fastmf": (fit_fastmf, {**SHARED, "beta": [0.0, 0.25], "gamma": [0.0, 0.25],
+                            "eals": [0.0, 0.25]}),
+    "implicit": (fit_implicit, SHARED),
 }
 LINES = ("beta", "gamma", "eals")
 REFINE = 1  # rounds of halving the steps around the interior best (search_interior)
 LOWER_BOUNDS = {"eals": 0.0}  # popularity_exponent must be >= 0
 QUICK = {
-    "fastmf": {"reg": [10.0], "w0": [0.5], "beta": [0.0, 0.25], "gamma": [0.0],
+    "fastmf": {"reg": [20.0], "alpha": [4.0], "beta": [0.0, 0.25], "gamma": [0.0],
                "eals": [0.0]},
-    "implicit": {"reg": [10.0, 20.0], "alpha": [1.0]},
+    "implicit": {"reg": [20.0, 40.0], "alpha": [4.0]},
 }
 
 
