@@ -175,7 +175,7 @@ def _midpoints(key, names, axes, lines):
 
 
 def search_interior(score, grid, max_points=400, lower_bounds=None, refine=0,
-                    lines_only=()):
+                    lines_only=(), tried=None):
     """Maximize ``score(params)`` over a grid, extended until the best setting is interior.
 
     Scores the full product of ``grid`` (axis name -> values), then, while the best
@@ -185,8 +185,10 @@ def search_interior(score, grid, max_points=400, lower_bounds=None, refine=0,
     last two values). An axis whose low end has reached its ``lower_bounds`` entry (a
     value below it is invalid, e.g. a count or an exponent that must be >= 0) is reported,
     not extended. Non-numeric axes (tuples, strings) are searched over their values only.
-    Axes in ``lines_only`` stay at their first value in the product; their other values
-    are then scored one axis at a time at the best setting so far (for costly fits).
+    Axes in ``lines_only`` (for costly fits) are first held at their first value while the
+    other axes are searched as above, refinement included; their other values are then
+    scored one axis at a time at the best setting so far, and the search goes on over all
+    axes. ``tried`` (params tuple -> score) holds the settings scored so far.
     Once the best is interior, each of ``refine`` rounds scores the midpoints between the
     best and its neighbours on every axis (halving the step there) and searches on until
     the best is interior again.
@@ -195,20 +197,25 @@ def search_interior(score, grid, max_points=400, lower_bounds=None, refine=0,
     lines, the names of the axes on which the best is not interior).
     """
     names = list(grid)
-    axes = {n: sorted(v) if _is_numeric_axis(v) else list(v) for n, v in grid.items()}
     lower_bounds = lower_bounds or {}
-    lines_only = set(lines_only)
-    tried = {}
-    for values in itertools.product(*([grid[n][0]] if n in lines_only else v
-                                      for n, v in axes.items())):
-        tried[values] = score(dict(zip(names, values)))
-    for i, n in enumerate(names):
-        if n in lines_only:
-            key = max(tried, key=tried.get)
-            for v in grid[n][1:]:
-                t = key[:i] + (v,) + key[i + 1:]
-                if t not in tried:
-                    tried[t] = score(dict(zip(names, t)))
+    tried = {} if tried is None else tried
+    if lines_only:
+        # the other axes first, the line axes at their first values, to the end (refined)
+        search_interior(score, {n: v[:1] if n in lines_only else v for n, v in grid.items()},
+                        max_points, lower_bounds, refine, tried=tried)
+        for i, n in enumerate(names):
+            if n in lines_only:
+                key = max(tried, key=tried.get)
+                for v in grid[n][1:]:
+                    t = key[:i] + (v,) + key[i + 1:]
+                    if t not in tried:
+                        tried[t] = score(dict(zip(names, t)))
+    else:
+        for values in itertools.product(*grid.values()):
+            if values not in tried:
+                tried[values] = score(dict(zip(names, values)))
+    axes = {n: sorted(set(v) | {k[i] for k in tried}) if _is_numeric_axis(v) else list(v)
+            for i, (n, v) in enumerate(grid.items())}
     while True:
         key = max(tried, key=tried.get)
         lines, edges, todo = {}, [], []
