@@ -6,8 +6,10 @@ Speed: seconds per epoch on a synthetic power-law rating matrix (default 100k x 
 (3 epochs - 1 epoch) / 2. Updates per second = ratings / s per epoch.
 
 Quality: ML-100K ratings, 80/20 random split (seed 0); each library tuned on a validation
-split of the training part (20%, seed 1) over its own grid, refit on the whole training part
-with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
+split of the training part (20%, seed 1) over its own grid (GRIDS), extended until the
+chosen setting is interior on every numeric axis (``_common.search_interior``; printed
+under each result: the values scored along each axis, the chosen one in brackets), refit on
+the whole training part with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
 biases) to reach a test RMSE, from their per-epoch curves.
 
     FASTMF_DATA=../shared/datasets python benchmarks/sgd_vs_peers.py [--quick]
