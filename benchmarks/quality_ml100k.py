@@ -6,7 +6,7 @@ held out at random (seed 0) as the test set. Hyperparameters are chosen on a val
 split carved from the training part only (VALID_FRACTION = 10% of the training entries,
 seed 1), by NDCG@20 over each library's grid (GRIDS), extended beyond any end where the best
 setting lands until it is interior on every axis, then once more with the steps around
-the best halved (search_interior in _common.py, REFINE). Both searches start from the same
+the best halved (search_interior in _search.py, REFINE). Both searches start from the same
 (reg, alpha) grid in implicit's coordinates, where fastmf's objective at beta = gamma =
 eals = 0 is implicit's; fastmf's extra weighting exponents come on top. Both libraries: 64
 factors, 15 iterations, exact (Cholesky) row solves, one thread. The chosen setting is refit
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import describe_position, machine, search_interior
+from _common import machine
+from _search import describe_position, search_interior
 from threadpoolctl import threadpool_limits
 
 import fastmf

@@ -7,7 +7,7 @@ Speed: seconds per epoch on a synthetic power-law rating matrix (default 100k x 
 
 Quality: ML-100K ratings, 80/20 random split (seed 0); each library tuned on a validation
 split of the training part (20%, seed 1) over its own grid (GRIDS), extended until the
-chosen setting is interior on every numeric axis (``_common.search_interior``; printed
+chosen setting is interior on every numeric axis (``_search.search_interior``; printed
 under each result: the values scored along each axis, the chosen one in brackets), refit on
 the whole training part with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
 biases) to reach a test RMSE, from their per-epoch curves.
@@ -23,15 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import (
-    add_data_args,
-    apply_quick,
-    describe_position,
-    import_libmf,
-    machine,
-    per_iteration,
-    search_interior,
-)
+from _common import add_data_args, apply_quick, import_libmf, machine, per_iteration
+from _search import describe_position, search_interior
 from threadpoolctl import threadpool_limits
 
 import fastmf
