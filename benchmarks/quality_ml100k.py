@@ -14,7 +14,7 @@ on the whole training part and scored on the test set: NDCG@20 and Recall@20 ove
 test items, training items filtered out. Recall@k divides by min(k, |test items|).
 
     FASTMF_DATA=../shared/datasets python benchmarks/quality_ml100k.py [--quick]
-        [--data ml100k,citeulike] [--only fastmf|implicit]
+        [--data ml100k,citeulike] [--only fastmf|implicit] [--verbose]
 
 implicit is optional (its search is skipped when it is not installed); see README.md for
 running it from a separate environment.
@@ -182,8 +182,11 @@ def run(name, args):
             continue
         t0 = time.perf_counter()
 
-        def score(params, fit=fit):
-            return evaluate(*fit(fit_part, **params), fit_part, valid)[0]
+        def score(params, fit=fit, lib=lib):
+            value = evaluate(*fit(fit_part, **params), fit_part, valid)[0]
+            if args.verbose:
+                print(f"  {lib} {params}: validation NDCG@20 {value:.4f}", flush=True)
+            return value
 
         params, val, lines, edges = search_interior(
             score, QUICK[lib] if args.quick else grid, lower_bounds=LOWER_BOUNDS,
@@ -206,6 +209,7 @@ def main(argv=None):
                    help=f"comma-separated, of {', '.join(DATASETS)}")
     p.add_argument("--only", choices=tuple(GRIDS), default=None,
                    help="run one library's search only")
+    p.add_argument("--verbose", action="store_true", help="print every setting scored")
     args = p.parse_args(argv)
     print(f"machine: {machine()}")
     print(f"{FACTORS} factors, {ITERATIONS} iterations, Cholesky, 1 thread; test {TEST_FRACTION:.0%} "
