@@ -8,15 +8,16 @@ no L1; each build skipped when absent); Surprise (single-threaded Cython) as
 (3 epochs - 1 epoch) / 2. Updates per second = ratings / s per epoch.
 
 Quality: ML-100K ratings, 80/20 random split (seed 0); each library tuned on a validation
-split of the training part (20%, seed 1) over its own grid, refit on the whole training part
-with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
+split of the training part (20%, seed 1) over its own grid (GRIDS), extended until the
+chosen setting is interior on every numeric axis (``_search.search_interior``; printed
+under each result: the values scored along each axis, the chosen one in brackets), refit on
+the whole training part with the chosen setting, scored by test RMSE. Then the time for SGD and for WALS (w0 = 0,
 biases) to reach a test RMSE, from their per-epoch curves.
 
     FASTMF_DATA=../shared/datasets python benchmarks/sgd_vs_peers.py [--quick]
 """
 
 import argparse
-import itertools
 import os
 import statistics
 import time
@@ -32,6 +33,7 @@ from _common import (
     machine,
     per_iteration,
 )
+from _search import describe_position, search_interior
 from threadpoolctl import threadpool_limits
 
 import fastmf
@@ -191,7 +193,7 @@ def surprise_predictor(algo, trainset, n_users, n_items):
 
 def fit_libmf(train, valid, k, lam, iters):
     mf = import_libmf()
-    model = mf.MF(k=k, nr_threads=2, nr_iters=iters, lambda_p2=lam, lambda_q2=lam,
+    model = mf.MF(k=k, nr_threads=1, nr_iters=iters, lambda_p2=lam, lambda_q2=lam,
                   quiet=True)
     model.fit(_triples(train.tocoo()))
     return libmf_predictor(model), iters
@@ -220,13 +222,16 @@ def libmf_predictor(model):
     return predict
 
 
+# Starting grids of search_interior (numeric axes are extended until the chosen setting is
+# interior on each; SGD's penalty pairs are searched as they are).
 GRIDS = {
-    "fastmf SGD": (fit_sgd, {"factors": [256, 512], "penalty": SGD_PENALTIES}),
+    "fastmf SGD": (fit_sgd, {"factors": [128, 256, 512], "penalty": SGD_PENALTIES}),
     "fastmf WALS": (fit_wals, {"factors": [64, 128, 256], "reg": [0.05, 0.1, 0.2]}),
-    "surprise SVD": (fit_surprise, {"n_factors": [50, 100, 200],
-                                    "reg_all": [0.02, 0.05, 0.1], "lr_all": [0.005, 0.01],
-                                    "n_epochs": [20, 40], "init_std_dev": [0.1, 0.01]}),
-    "libmf": (fit_libmf, {"k": [32, 64], "lam": [0.02, 0.05, 0.1], "iters": [20, 50]}),
+    "surprise SVD": (fit_surprise, {"n_factors": [100, 200], "reg_all": [0.02, 0.05, 0.1],
+                                    "lr_all": [0.005, 0.01], "n_epochs": [20, 40],
+                                    "init_std_dev": [0.01, 0.1]}),
+    "libmf": (fit_libmf, {"k": [32, 64, 128], "lam": [0.02, 0.05, 0.1],
+                          "iters": [20, 50]}),
 }
 
 
@@ -240,24 +245,27 @@ def quality(args):
     for name, (fit, grid) in GRIDS.items():
         if args.quick:
             grid = {k: v[:1] for k, v in grid.items()}
-        best = None
-        for values in itertools.product(*grid.values()):
-            params = dict(zip(grid, values))
+        epochs_at = {}
+
+        def score(params, fit=fit, epochs_at=epochs_at):
             predict, epochs = fit(fit_part, valid, **params)
-            r = rmse_of(predict, valid)
-            if best is None or r < best[0]:
-                best = (r, params, epochs)
-        extra = {"epochs": best[2]} if name.startswith("fastmf") else {}
-        predict, _ = fit(train, None, **best[1], **extra)
+            epochs_at[tuple(params.values())] = epochs
+            return -rmse_of(predict, valid)
+
+        params, neg_rmse, lines, edges = search_interior(score, grid)
+        epochs = epochs_at[tuple(params.values())]
+        extra = {"epochs": epochs} if name.startswith("fastmf") else {}
+        predict, _ = fit(train, None, **params, **extra)
         results[name] = rmse_of(predict, test)
-        results[name + " params"] = dict(best[1], **extra)
+        results[name + " params"] = dict(params, **extra)
         note = ""
         if name == "libmf":
             # Its training RMSE, so a broken prediction path would show (see libmf_predictor).
             note = (f"; RMSE of its predictions on its own training entries "
                     f"{rmse_of(predict, train):.4f}")
-        print(f"{name:13s} test RMSE {results[name]:.4f} (validation {best[0]:.4f} at "
-              f"{best[1]}{', epochs ' + str(best[2]) if extra else ''}{note})", flush=True)
+        print(f"{name:13s} test RMSE {results[name]:.4f} (validation {-neg_rmse:.4f} at "
+              f"{params}{', epochs ' + str(epochs) if extra else ''}{note})\n"
+              f"              {describe_position(params, lines, edges)}", flush=True)
     return results
 
 
