@@ -84,7 +84,7 @@ def resolve(p, csr):
     data-aware value for the CSR matrix ``csr`` (the training data)."""
     q = SimpleNamespace(**vars(p))
     kind = getattr(q, "kind", "implicit")
-    a = np.asarray(csr.data[:csr.nnz], dtype=np.float64)
+    a = csr.data[:csr.nnz]          # read in float64 blocks (see _blocks), never copied whole
     m, n = csr.shape
     ratings = kind == "ratings"
 
@@ -100,7 +100,8 @@ def resolve(p, csr):
     if ratings:
         fill("confidence", "none")
     else:
-        fill("confidence", lambda: "none" if a.size == 0 or np.all(a == a[0]) else "log")
+        fill("confidence", lambda: "none" if a.size == 0 or all(
+            np.all(b == a[0]) for b in _blocks(a)) else "log")
     fill("alpha", 1.0)
     fill("epsilon", lambda: _median_scale(a))
     kappa_mean = _mean_confidence(a, q)
@@ -108,7 +109,7 @@ def resolve(p, csr):
         density = csr.nnz / (m * n) if m and n else 0.0
         q.w0 = float(kappa_mean * density / RATIO)
     fill("biases", lambda: ratings and q.w0 == 0)
-    spread = float(a.std()) if a.size > 1 else 0.0
+    spread = _std(a) if a.size > 1 else 0.0
     spread = spread if spread > 0 else 1.0
     fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
     # SGD's step: ratings (the preset, or values as targets) take a constant step scaled
@@ -150,19 +151,41 @@ def resolve_without_data(p):
     return q, left
 
 
+# The statistics of the stored values are taken over blocks of BLOCK values in float64, so
+# that resolving the defaults of a large fit allocates a few MiB, not a float64 copy of the
+# data (which would be the largest allocation of a WALS fit); the median, over at most
+# MEDIAN_SAMPLE evenly strided values.
+BLOCK = 1 << 18
+MEDIAN_SAMPLE = 1 << 20
+
+
+def _blocks(a):
+    for start in range(0, a.size, BLOCK):
+        yield np.asarray(a[start:start + BLOCK], dtype=np.float64)
+
+
+def _std(a):
+    mean = sum(float(b.sum()) for b in _blocks(a)) / a.size
+    return float(np.sqrt(sum(float(np.sum((b - mean) ** 2)) for b in _blocks(a)) / a.size))
+
+
 def _median_scale(a):
-    """epsilon of the log confidence: the median stored value (1 when it is not > 0)."""
+    """epsilon of the log confidence: the median stored value (1 when it is not > 0); for
+    more than MEDIAN_SAMPLE values, the median of an evenly strided sample of them."""
     if a.size == 0:
         return 1.0
-    med = float(np.median(a))
+    step = -(-a.size // MEDIAN_SAMPLE)
+    med = float(np.median(np.asarray(a[::step], dtype=np.float64)))
     return med if med > 0 and np.isfinite(med) else 1.0
 
 
 def _mean_confidence(a, q):
     if a.size == 0 or q.confidence == "none":
         return 1.0
-    if q.confidence == "linear":
-        kappa = 1 + q.alpha * a
-    else:
-        kappa = 1 + q.alpha * np.log1p(a / q.epsilon)
-    return float(kappa.mean())
+    total = 0.0
+    for b in _blocks(a):
+        if q.confidence == "linear":
+            total += float(np.sum(1 + q.alpha * b))
+        else:
+            total += float(np.sum(1 + q.alpha * np.log1p(b / q.epsilon)))
+    return total / a.size

@@ -66,3 +66,25 @@ def test_tune_space_scales_the_uniform_w0(binary):
     w0 = binary.nnz / np.prod(binary.shape) / 0.3
     np.testing.assert_allclose(space["w0"], [w0 * s for s in (1 / 27, 1 / 9, 1 / 3, 1, 3, 9, 27)])
     assert space["popularity_exponent"] == [0.0, 0.5]
+
+
+def test_value_statistics_in_blocks_match_the_whole_array(monkeypatch):
+    # the defaults read the stored values in float64 blocks; small blocks must give what
+    # the whole array gives
+    from fastmf import _defaults
+    A = sp.random_array((300, 200), density=0.1, random_state=4, format="csr")
+    A.data = np.ceil(A.data * 9).astype(np.float32)
+
+    def resolved():
+        return fastmf.WALS(8, iterations=1, random_state=0).fit(A).resolved_params_
+
+    whole = resolved()
+    monkeypatch.setattr(_defaults, "BLOCK", 7)
+    blocked = resolved()
+    assert blocked["confidence"] == whole["confidence"] == "log"
+    for key in ("epsilon", "reg"):
+        assert blocked[key] == pytest.approx(whole[key], rel=1e-12)
+    assert np.allclose(blocked["w0"], whole["w0"], rtol=1e-12)
+    data = A.data.astype(np.float64)
+    assert whole["epsilon"] == np.median(data)
+    assert _defaults._std(A.data) == pytest.approx(data.std(), rel=1e-12)
