@@ -8,12 +8,18 @@ prefetch is only a hint: it changes no value.
 """
 
 from llvmlite import ir
-from numba.core import cgutils, types
+from numba.core import cgutils, config, types
 from numba.extending import intrinsic
 
 # Cache lines asked for per row at most (rows longer than this are prefetched in part).
 _MAX_LINES = 16
 _LINE = 64
+
+
+def _prefetch_row_python(arr, i):
+    """Without the JIT (``NUMBA_DISABLE_JIT``, the kernels' Python twins) a prefetch is a
+    no-op: it changes no value either way."""
+    return None
 
 
 @intrinsic
@@ -46,3 +52,7 @@ def _prefetch_row(typingctx, arr, i):
         return context.get_dummy_value()
 
     return types.void(arr, i), codegen
+
+
+if config.DISABLE_JIT:
+    _prefetch_row = _prefetch_row_python  # noqa: F811 (an intrinsic cannot run as Python)
