@@ -19,7 +19,7 @@ _LINE = 64
 def _prefetch_row_python(arr, i):
     """Without the JIT (``NUMBA_DISABLE_JIT``, the kernels' Python twins) a prefetch is a
     no-op: it changes no value either way."""
-    return None
+
 
 
 @intrinsic
@@ -55,4 +55,4 @@ def _prefetch_row(typingctx, arr, i):
 
 
 if config.DISABLE_JIT:
-    _prefetch_row = _prefetch_row_python  # noqa: F811 (an intrinsic cannot run as Python)
+    _prefetch_row = _prefetch_row_python  # an intrinsic cannot run as Python
