@@ -21,7 +21,6 @@ def _prefetch_row_python(arr, i):
     no-op: it changes no value either way."""
 
 
-
 @intrinsic
 def _prefetch_row(typingctx, arr, i):
     """Prefetch (for writing, into all cache levels) the cache lines of row ``i`` of the
