@@ -268,12 +268,18 @@ class _WalsRun(Run):
             failed += users_failed
         else:
             failed += self.sweeps.users()
-        self.model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
-                                 f"(try a larger reg, or float64)")
-        if failed:
-            warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
-                          f"(empty rows with reg = 0?) and kept their previous factors.",
-                          RuntimeWarning, stacklevel=5)
+        check_iteration(self.model, it, failed)
+
+
+def check_iteration(model, it, failed):
+    """After iteration ``it`` of a WALS fit (local or distributed): raise on non-finite
+    factors, warn when ``failed`` rows had a singular system."""
+    model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
+                        f"(try a larger reg, or float64)")
+    if failed:
+        warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
+                      f"(empty rows with reg = 0?) and kept their previous factors.",
+                      RuntimeWarning, stacklevel=7)  # the caller of fit
 
 
 def start_factors(model, p, shape, target_mean):

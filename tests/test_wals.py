@@ -202,3 +202,12 @@ def test_init_scale_default_depends_on_w0_and_is_validated(tmp_path):
                                   c.user_factors)
     b.save(tmp_path / "m.npz")
     assert fastmf.load(tmp_path / "m.npz").init_scale == 0.1
+
+
+def test_singular_rows_warning_points_at_the_caller_of_fit():
+    A = sp.csr_array(np.array([[1.0, 0, 0], [0, 0, 0], [0, 1.0, 0]]))
+    model = WALS(2, w0=0.0, reg=0.0, confidence="none", target="value", solver="cholesky",
+                 iterations=1, random_state=0)
+    with pytest.warns(RuntimeWarning, match="singular system") as record:
+        model.fit(A)
+    assert record[0].filename == __file__

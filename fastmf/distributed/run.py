@@ -8,7 +8,6 @@ task sent again.
 """
 
 import time
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from .. import solvers
 from .._model import Run
 from .._weighting import gram64
-from ..wals import start_factors
+from ..wals import check_iteration, start_factors
 from .blocks import solve_block
 from .frames import FrameInput, frame_layout
 from .layout import lost_errors, matrix_layout, placement
@@ -75,12 +74,7 @@ class DaskRun(Run):
     def step(self, it):
         self.sent = self.received = 0
         failed = self._half("items") + self._half("users")
-        self.model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
-                                 f"(try a larger reg, or float64)")
-        if failed:
-            warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
-                          f"(empty rows with reg = 0?) and kept their previous factors.",
-                          RuntimeWarning, stacklevel=5)
+        check_iteration(self.model, it, failed)
 
     def objective(self, model, csr):
         obs, sq = self.loss
