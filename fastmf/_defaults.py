@@ -82,10 +82,17 @@ def nonnegative_needed(p):
 def resolve(p, csr):
     """A copy of the validated parameters ``p`` with every ``'auto'`` replaced by its
     data-aware value for the CSR matrix ``csr`` (the training data)."""
+    return resolve_from(p, LocalStats(csr))
+
+
+def resolve_from(p, stats):
+    """:func:`resolve` from summaries of the training data (``stats``: a
+    :class:`LocalStats`, or the reductions over row blocks of :mod:`fastmf.distributed`),
+    so that one set of rules serves data wherever it lives."""
     q = SimpleNamespace(**vars(p))
     kind = getattr(q, "kind", "implicit")
-    a = csr.data[:csr.nnz]          # read in float64 blocks (see _blocks), never copied whole
-    m, n = csr.shape
+    m, n = stats.shape
+    nnz = stats.nnz
     ratings = kind == "ratings"
 
     def fill(name, value):
@@ -100,16 +107,15 @@ def resolve(p, csr):
     if ratings:
         fill("confidence", "none")
     else:
-        fill("confidence", lambda: "none" if a.size == 0 or all(
-            np.all(b == a[0]) for b in _blocks(a)) else "log")
+        fill("confidence", lambda: "none" if nnz == 0 or stats.all_equal() else "log")
     fill("alpha", 1.0)
-    fill("epsilon", lambda: _median_scale(a))
-    kappa_mean = _mean_confidence(a, q)
+    fill("epsilon", stats.median_scale)
+    kappa_mean = stats.mean_confidence(q)
     if q.w0 is None:
-        density = csr.nnz / (m * n) if m and n else 0.0
+        density = nnz / (m * n) if m and n else 0.0
         q.w0 = float(kappa_mean * density / RATIO)
     fill("biases", lambda: ratings and q.w0 == 0)
-    spread = _std(a) if a.size > 1 else 0.0
+    spread = stats.std() if nnz > 1 else 0.0
     spread = spread if spread > 0 else 1.0
     fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
     # SGD's step: ratings (the preset, or values as targets) take a constant step scaled
@@ -124,9 +130,35 @@ def resolve(p, csr):
                              f"the matrix has {n} items.")
     elif beta and q.w0 > 0:
         # eALS: unobserved weight in proportion to popularity ** beta, same total
-        col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
-        q.w0 = popularity_weights(q.w0, col_nnz, beta)
+        q.w0 = popularity_weights(q.w0, stats.col_nnz(), beta)
     return q
+
+
+class LocalStats:
+    """The summaries :func:`resolve_from` reads, of a CSR matrix in memory (its stored
+    values read in float64 blocks, never copied whole)."""
+
+    def __init__(self, csr):
+        self.csr = csr
+        self.a = csr.data[:csr.nnz]
+        self.shape = csr.shape
+        self.nnz = csr.nnz
+
+    def all_equal(self):
+        a = self.a
+        return all(np.all(b == a[0]) for b in _blocks(a))
+
+    def median_scale(self):
+        return _median_scale(self.a)
+
+    def mean_confidence(self, q):
+        return _mean_confidence(self.a, q)
+
+    def std(self):
+        return _std(self.a)
+
+    def col_nnz(self):
+        return np.bincount(self.csr.indices[:self.csr.nnz], minlength=self.shape[1])
 
 
 def resolve_without_data(p):
@@ -165,8 +197,17 @@ def _blocks(a):
 
 
 def _std(a):
-    mean = sum(float(b.sum()) for b in _blocks(a)) / a.size
-    return float(np.sqrt(sum(float(np.sum((b - mean) ** 2)) for b in _blocks(a)) / a.size))
+    return float(np.sqrt(deviation_sum(a, value_sum(a) / a.size) / a.size))
+
+
+def value_sum(a):
+    """The sum of the stored values ``a``, in float64 blocks."""
+    return sum(float(b.sum()) for b in _blocks(a))
+
+
+def deviation_sum(a, mean):
+    """The sum of the squared deviations of ``a`` from ``mean``, in float64 blocks."""
+    return sum(float(np.sum((b - mean) ** 2)) for b in _blocks(a))
 
 
 def _median_scale(a):
@@ -175,17 +216,32 @@ def _median_scale(a):
     if a.size == 0:
         return 1.0
     step = -(-a.size // MEDIAN_SAMPLE)
-    med = float(np.median(np.asarray(a[::step], dtype=np.float64)))
+    return median_scale_of(np.asarray(a[::step], dtype=np.float64))
+
+
+def median_scale_of(sample):
+    """The median of ``sample`` as the log confidence's scale (1 when it is not > 0)."""
+    if sample.size == 0:
+        return 1.0
+    med = float(np.median(sample))
     return med if med > 0 and np.isfinite(med) else 1.0
 
 
 def _mean_confidence(a, q):
     if a.size == 0 or q.confidence == "none":
         return 1.0
+    return confidence_sum(a, q) / a.size
+
+
+def confidence_sum(a, q):
+    """The sum of the confidence weights of the stored values ``a`` under the resolved
+    ``q.confidence``, ``q.alpha`` and ``q.epsilon``."""
+    if q.confidence == "none":
+        return float(a.size)
     total = 0.0
     for b in _blocks(a):
         if q.confidence == "linear":
             total += float(np.sum(1 + q.alpha * b))
         else:
             total += float(np.sum(1 + q.alpha * np.log1p(b / q.epsilon)))
-    return total / a.size
+    return total

@@ -119,6 +119,10 @@ class Run:
         """Called after user code (a callback) ran between steps: drop any state derived
         from the factors that the next step would otherwise reuse."""
 
+    def current(self):
+        """Put the factors of the last complete step on the model, where they live
+        elsewhere during the fit (before a callback, and after a Ctrl-C)."""
+
     def finish(self):
         pass
 
@@ -248,7 +252,7 @@ class FactorModel(Params, Scoring):
         v.check_weights_vector(owner, "col_weights", cw, csr.shape[1])
         return csr
 
-    def _setup(self, A):
+    def _setup(self, A, **options):
         """What every fit starts with: the parameters checked and their 'auto' values
         resolved from the data, the weighting, the validated matrix and the raw ids.
         Returns (params, csr, ids); the weighting is ``self._weighting``."""
@@ -258,18 +262,23 @@ class FactorModel(Params, Scoring):
         csr = self._check_data(A, dtype=p.dtype, nonnegative=nonnegative_needed(p),
                                weighting=_Unweighted(p))
         p = resolve(p, csr)
+        self._adopt_params(p)
+        return p, csr, ids
+
+    def _adopt_params(self, p):
+        """Check the resolved parameters ``p`` together and make them the fit's: the
+        weighting, ``resolved_params_`` and the parameters saved with the model."""
         self._check_param_combination(p)
         self._weighting = self._build_weighting(p)
         self.resolved_params_ = {k: val for k, val in vars(p).items()
                                  if k in self.get_params()}
         self._fit_params = self.get_params()
-        return p, csr, ids
 
     # ------------------------------------------------------------------ the fit loop
     @locked
     def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
              **options):
-        p, csr, ids = self._setup(A)
+        p, csr, ids = self._setup(A, **options)
         self._forget_fit()
         self.history_ = []
         run = None
@@ -285,6 +294,7 @@ class FactorModel(Params, Scoring):
             if run is None or done == 0:
                 self._forget_fit()
                 raise
+            run.current()
             raise KeyboardInterrupt(
                 f"{type(self).__name__}.fit interrupted; the model keeps the factors and "
                 f"history_ of iteration {done} (of {run.steps}).") from None
@@ -319,6 +329,7 @@ class FactorModel(Params, Scoring):
                 self.history_.append(record)
                 bar.update(record)
                 if callback is not None:
+                    run.current()
                     if callback(self, record):
                         break
                     run.resumed()

@@ -14,7 +14,7 @@ plain ``U^T U`` scaled by their own ``w0_j`` (in the kernels, which receive the 
 weights through :meth:`Weighting.kernel_args`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,10 @@ class Weighting:
     row_weights: np.ndarray | None = None
     col_weights: np.ndarray | None = None
     w0_items: np.ndarray | None = None
+    #: sum of the unobserved weights over *all* items, when this weighting sees only some
+    #: of them (a row block of :mod:`fastmf.distributed`, whose ``w0_items`` is cut to the
+    #: items it references); None: ``sum(w0_items)``, or ``w0 * n_items``
+    unobserved_total: float | None = None
 
     def __post_init__(self):
         # A constant per-item vector is the scalar case: it becomes ``w0`` (the scalar path
@@ -132,13 +136,14 @@ class Weighting:
         replace the training ones when frequency weights are in use."""
         if self.row_weights is None and self.col_weights is None:
             return self
-        from dataclasses import replace
         return replace(self, row_weights=row_weights)
 
     # ------------------------------------------------------------------ unobserved entries
     @property
     def has_unobserved(self):
         """Whether any unobserved entry has a positive weight."""
+        if self.unobserved_total is not None:
+            return self.unobserved_total > 0
         if self.w0_items is not None:
             return bool(np.any(self.w0_items > 0))
         return self.w0 > 0
@@ -161,16 +166,58 @@ class Weighting:
             return YtY * dtype.type(self.w0)
         return YtY
 
-    def unobserved_gram_of(self, YtY, dtype):
-        """The same matrix from ``Y^T Y`` computed elsewhere (float64, summed over the row
-        blocks of :mod:`fastmf.distributed`), in ``dtype``. Scalar ``w0`` only."""
-        self._scalar_only("the distributed backend")
-        return (np.asarray(YtY, np.float64) * self.w0).astype(dtype)
+    def block_gram(self, X, transposed):
+        """One row block's share of the Gram matrices, float64: ``X^T X`` for user rows
+        (``transposed=False``), ``X^T diag(w0) X`` for item rows (``w0 * X^T X`` with a
+        scalar ``w0``). Summed over the blocks of each side they give :meth:`fixed_gram`'s
+        input and :meth:`unobserved_term_from`'s."""
+        if not transposed:
+            return gram64(X)
+        if self.w0_items is None:
+            return gram64(X) * self.w0
+        return gram64(X, self.w0_items)
 
-    def _scalar_only(self, what):
-        if self.w0_items is not None:
-            raise NotImplementedError(f"Per-item unobserved weights are not supported by "
-                                      f"{what} yet; use a scalar w0.")
+    def fixed_gram(self, summed, transposed, dtype):
+        """The unobserved term's d x d matrix of a half-sweep over user rows
+        (``transposed=False``) or item rows from the other side's summed
+        :meth:`block_gram`: ``V^T diag(w0) V`` as it is for user rows; for item rows
+        ``w0 U^T U`` (scalar ``w0``) or ``U^T U`` (per-item weights, which the kernels
+        apply per row). In ``dtype``."""
+        G = np.asarray(summed, np.float64)
+        if transposed and self.w0_items is None:
+            G = G * self.w0
+        return G.astype(dtype)
+
+    def unobserved_term_from(self, UtU, VtWV, observed_sq):
+        """The objective's unobserved term from the summed :meth:`block_gram` of the
+        users (``U^T U``) and of the items (``V^T diag(w0) V``), and the loss kernel's
+        second sum over the observed entries (``sum <u_i, v_j>^2``, weighted by ``w0_j``
+        with per-item weights)."""
+        if not self.has_unobserved:
+            return 0.0
+        sq = observed_sq if self.w0_items is not None else self.w0 * observed_sq
+        return float(np.sum(UtU * VtWV)) - sq
+
+    def restrict(self, rows, cols, transposed):
+        """This weighting for a row block: rows ``rows`` (a slice) of one orientation of
+        the data and the columns it references (``cols``: sorted indices, or None for
+        all). Row, column and per-item unobserved weights are cut to them; the total
+        unobserved weight stays that of all items (it scales the user rows' penalty)."""
+        own = rows
+        other = slice(None) if cols is None else cols
+        rw, cw, w0 = self.row_weights, self.col_weights, self.w0_items
+        if transposed:  # the rows are items: A^T's rows carry the column weights
+            rw, cw = (None if rw is None else rw[other]), (None if cw is None else cw[own])
+            w0 = None if w0 is None else w0[own]
+        else:
+            rw, cw = (None if rw is None else rw[own]), (None if cw is None else cw[other])
+            w0 = None if w0 is None else w0[other]
+        total = None if self.w0_items is None else float(np.sum(self.w0_items))
+        out = replace(self, row_weights=rw, col_weights=cw, w0_items=None,
+                      unobserved_total=total)
+        if w0 is not None:  # kept as a vector even when constant (exactly as the full one)
+            object.__setattr__(out, "w0_items", np.ascontiguousarray(w0, np.float64))
+        return out
 
     def unobserved_term(self, U, V, observed_sq):
         """The objective's unobserved term ``sum over unobserved (i, j) of w0_ij <u_i,
@@ -185,15 +232,7 @@ class Weighting:
             return quad - observed_sq
         if self.w0 == 0:
             return 0.0
-        return self.unobserved_term_of(gram64(U), gram64(V), observed_sq)
-
-    def unobserved_term_of(self, UtU, VtV, observed_sq):
-        """:meth:`unobserved_term` from the float64 Gram matrices ``U^T U`` and ``V^T V``
-        (summed over row blocks by :mod:`fastmf.distributed`). Scalar ``w0`` only."""
-        self._scalar_only("the distributed backend")
-        if self.w0 == 0:
-            return 0.0
-        return self.w0 * (float(np.sum(UtU * VtV)) - observed_sq)
+        return self.w0 * (float(np.sum(gram64(U) * gram64(V))) - observed_sq)
 
     # ------------------------------------------------------------------ regularization
     def row_penalty(self, row_nnz, n_cols, dtype, transposed=False):
@@ -209,7 +248,9 @@ class Weighting:
         elif transposed:
             base = row_nnz.astype(np.float64) + self.w0_items * n_cols
         else:
-            base = row_nnz.astype(np.float64) + float(np.sum(self.w0_items))
+            total = (self.unobserved_total if self.unobserved_total is not None
+                     else float(np.sum(self.w0_items)))
+            base = row_nnz.astype(np.float64) + total
         return (self.reg * base ** self.reg_exponent).astype(dtype)
 
     def free_row_mask(self, row_nnz, lam, transposed=False):

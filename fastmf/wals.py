@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from . import _interrupts as interrupts
 from . import _validation as v
 from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
@@ -178,7 +177,8 @@ class WALS(FactorModel):
 
     def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
             callback: Callable[[Any, dict], bool | None] | None = None,
-            show_progress: bool = False, track_objective: bool = True) -> WALS:
+            show_progress: bool = False, track_objective: bool = True,
+            engine: solvers.Engine | None = None) -> WALS:
         """Fit the factors to the feedback matrix ``A`` (users x items).
 
         Parameters
@@ -199,13 +199,31 @@ class WALS(FactorModel):
             matrix, which the next item half-sweep reuses: a few percent of an iteration.
             Other solvers evaluate it separately (O(nnz d + (m + n) d^2), outside the timed
             solve).
+        engine : fastmf.solvers.Engine, optional
+            Where the factors live and the half-sweeps run: this process's threads by
+            default (:class:`fastmf.solvers.LocalEngine`), or the workers of a Dask
+            cluster (:class:`fastmf.distributed.DaskEngine`, which also takes a Dask
+            DataFrame as ``A``). The model, its history and its saved file are the same
+            whatever the engine.
 
         Returns
         -------
         self
         """
-        return self._fit(A, callback=callback, show_progress=show_progress,
-                         track_objective=track_objective)
+        engine = self._engine() if engine is None else engine
+        if not isinstance(engine, solvers.Engine):
+            raise TypeError(f"The 'engine' argument of {type(self).__name__}.fit must be a "
+                            f"fastmf.solvers.Engine (e.g. fastmf.distributed.DaskEngine) or "
+                            f"None. Got {type(engine).__name__} instead.")
+        try:
+            return self._fit(A, callback=callback, show_progress=show_progress,
+                             track_objective=track_objective, engine=engine)
+        finally:
+            engine.close()
+
+    def _engine(self):
+        """The engine of a fit that names none."""
+        return solvers.LocalEngine()
 
     def prepare_sweeps(self, A):
         """Validate, initialize the factors on the model, and return the
@@ -213,69 +231,69 @@ class WALS(FactorModel):
         ``sweeps.users()``): the set-up of a fit, for benchmarks that time half-sweeps
         one by one."""
         p, csr, _ = self._setup(A)
-        return self._start(csr, p).sweeps
+        return self._start(csr, p, solvers.LocalEngine()).sweeps
 
-    def _start(self, csr, p):
-        return _WalsRun(self, csr, p)
+    def _setup(self, A, engine=None):
+        data = A if engine is None else engine.as_input(A)
+        if engine is not None and engine.is_remote(data):
+            return engine.setup_remote(self, data)
+        return super()._setup(data)
+
+    def _start(self, data, p, engine=None):
+        return _WalsRun(self, data, p, engine or solvers.LocalEngine())
 
     def _fold_in_solver(self):
         return solvers.get(self._fit_params_ns().solver, self._fit_params_ns())
 
 
 class _WalsRun(Run):
-    """Initial factors, then one full sweep (items, then users) per step."""
+    """One WALS fit: the engine draws the initial factors and runs each iteration (items,
+    then users) where the factors live."""
 
-    def __init__(self, model, csr, p):
-        w = model._weighting
-        dtype = p.dtype
-        m, n = csr.shape
-        self.csr_t = csr.transpose()
-        d = p.factors
-        start_factors(model, p, (m, n), lambda: w.target_mean(csr))
+    def __init__(self, model, data, p, engine):
         self.model = model
         self.steps = p.iterations
-        solver = solvers.get(p.solver, p)
-        self.kernels = solver.kernels
-        self.sweeps = solvers.Sweeps(solver, csr, self.csr_t, w, model,
-                                     k=d + 1 if p.biases else d, dtype=dtype)
+        self.sweeps = engine.start(model, data, p)
+        self.kernels = self.sweeps.kernels
+        self.ids = self.sweeps.ids
+        self.csr_t = getattr(self.sweeps, "csr_t", None)
+        self._objective = None
 
-    _objective = None
+    def seen(self, data):
+        return self.sweeps.seen(data)
 
     def objective(self, model, csr):
         if self._objective is not None and np.isfinite(self._objective):
             return self._objective
+        self.sweeps.gather()
         return super().objective(model, csr)
 
     def resumed(self):
         self.sweeps.forget()
 
+    def current(self):
+        self.sweeps.gather()
+
+    def after(self, record):
+        self.sweeps.record(record)
+        return False
+
+    def finish(self):
+        self.sweeps.gather()
+
     def step(self, it):
         self._objective = None
-        m = self.model
-        # A Ctrl-C during the item half-sweep stops before the user half-sweep, with the
-        # items put back: the model then holds the last complete iteration.
-        saved = ((m.item_factors.copy(), None if m.item_biases is None
-                  else m.item_biases.copy()) if interrupts.active() else None)
-        failed = self.sweeps.items()
-        if saved is not None and interrupts.pending():
-            m.item_factors[:] = saved[0]
-            if saved[1] is not None:
-                m.item_biases[:] = saved[1]
-            interrupts.checkpoint()
-        if self.track_objective:
-            # the objective comes out of the user half-sweep (None: computed afterwards)
-            users_failed, self._objective = self.sweeps.users(objective=True)
-            failed += users_failed
-        else:
-            failed += self.sweeps.users()
-        check_iteration(self.model, it, failed)
+        failed, self._objective = self.sweeps.step(self.track_objective)
+        check_iteration(self.model, it, failed, self.sweeps.finite())
 
 
-def check_iteration(model, it, failed):
-    """After iteration ``it`` of a WALS fit (local or distributed): raise on non-finite
+def check_iteration(model, it, failed, finite):
+    """After iteration ``it`` of a WALS fit (whatever the engine): raise on non-finite
     factors, warn when ``failed`` rows had a singular system."""
-    model._check_finite(f"at iteration {it + 1}; the systems are ill-conditioned "
-                        f"(try a larger reg, or float64)")
+    if not finite:
+        raise FloatingPointError(f"{type(model).__name__} produced non-finite factors at "
+                                 f"iteration {it + 1}; the systems are ill-conditioned "
+                                 f"(try a larger reg, or float64).")
     if failed:
         warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
                       f"(empty rows with reg = 0?) and kept their previous factors.",

@@ -20,6 +20,7 @@ built-in solver, one entry in ``_BUILTIN`` below)::
 """
 
 from ._base import RowSolver, Side, half_sweep
+from ._engine import Engine, LocalEngine
 from ._sweeps import Sweeps
 from .cg import CGSolver
 from .cholesky import CholeskySolver
@@ -60,5 +61,5 @@ def get(name, params=None):
     return cls(params)
 
 
-__all__ = ["CGSolver", "CholeskySolver", "RowSolver", "Side", "Sweeps", "available", "get",
-           "half_sweep", "register", "unregister"]
+__all__ = ["CGSolver", "CholeskySolver", "Engine", "LocalEngine", "RowSolver", "Side",
+           "Sweeps", "available", "get", "half_sweep", "register", "unregister"]

@@ -1,6 +1,8 @@
-"""Both half-sweeps of a WALS fit, over the factors held by a model."""
+"""Both half-sweeps of a WALS fit, over the factors held by a model: the local engine."""
 
 import numpy as np
+
+from .. import _interrupts as interrupts
 
 from .._threads import gram as threaded_gram
 from ._base import Side, half_sweep
@@ -8,8 +10,10 @@ from ._base import Side, half_sweep
 
 class Sweeps:
     """The two half-sweeps of WALS on one matrix: ``items()`` solves every item row with
-    the users fixed (over the transpose), ``users()`` the reverse. ``WALS.fit`` runs
-    exactly these; benchmarks time them one by one (see ``WALS.prepare_sweeps``).
+    the users fixed (over the transpose), ``users()`` the reverse. This is the running
+    engine of :class:`~fastmf.solvers.LocalEngine` (see :mod:`fastmf.solvers._engine` for
+    the interface): ``step`` runs one iteration of ``WALS.fit``; benchmarks time the
+    half-sweeps one by one (see ``WALS.prepare_sweeps``).
 
     ``factors`` is any object with ``user_factors``, ``item_factors``, ``user_biases``,
     ``item_biases`` (None without biases) and ``global_mean``, updated in place.
@@ -33,9 +37,48 @@ class Sweeps:
         self.user_side = solver.prepare(Side(csr, weighting, transposed=False, k=k,
                                              n_other=n, dtype=dtype))
         self._item_gram = None
+        self.kernels = solver.kernels
         f = factors
         f.item_factors[self.item_side.free_rows] = 0
         f.user_factors[self.user_side.free_rows] = 0
+
+    # ------------------------------------------------------------------ the engine
+    #: the factors live on the model: no raw ids of its own, nothing to gather
+    ids = None
+
+    def seen(self, csr):
+        return csr
+
+    def gather(self):
+        pass
+
+    def record(self, record):
+        pass
+
+    def finite(self):
+        f = self.factors
+        arrays = [f.user_factors, f.item_factors]
+        if f.user_biases is not None:
+            arrays += [f.user_biases, f.item_biases]
+        return all(np.isfinite(a).all() for a in arrays)
+
+    def step(self, track):
+        """One iteration (items, then users): ``(failed rows, objective or None)``. A
+        Ctrl-C during the item half-sweep puts the items back before it is raised, so the
+        factors stay those of the last complete iteration."""
+        f = self.factors
+        saved = ((f.item_factors.copy(), None if f.item_biases is None
+                  else f.item_biases.copy()) if interrupts.active() else None)
+        failed = self.items()
+        if saved is not None and interrupts.pending():
+            f.item_factors[:] = saved[0]
+            if saved[1] is not None:
+                f.item_biases[:] = saved[1]
+            interrupts.checkpoint()
+        if track:
+            users_failed, objective = self.users(objective=True)
+            return failed + users_failed, objective
+        return failed + self.users(), None
 
     def forget(self):
         """Drop the Gram matrix kept for the next ``items()``."""
