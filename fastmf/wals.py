@@ -306,9 +306,7 @@ def start_factors(model, p, shape, target_mean):
     mean ``target_mean()``."""
     m, n = shape
     rng = v.make_rng(p.random_state)
-    scale = p.init_scale
-    if scale is None:
-        scale = 0.01 if model._weighting.has_unobserved else 0.1
+    scale = initial_scale(model, p)
     model.user_factors = initial_factors(rng, m, p.factors, scale, p.dtype)
     model.item_factors = initial_factors(rng, n, p.factors, scale, p.dtype)
     model.user_biases = model.item_biases = None
@@ -317,6 +315,14 @@ def start_factors(model, p, shape, target_mean):
         model.user_biases = np.zeros(m, p.dtype)
         model.item_biases = np.zeros(n, p.dtype)
         model.global_mean = target_mean()
+
+
+def initial_scale(model, p):
+    """The standard deviation of the initial factors: ``init_scale``, by default 0.01 with
+    an unobserved term and 0.1 without."""
+    if p.init_scale is not None:
+        return p.init_scale
+    return 0.01 if model._weighting.has_unobserved else 0.1
 
 
 def initial_factors(rng, rows, d, scale, dtype):

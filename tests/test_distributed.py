@@ -21,6 +21,7 @@ IMPLICIT = dict(w0=1.0, confidence="linear", alpha=2.0, target="binary", reg=0.1
                 reg_exponent=0.0)
 EXPLICIT = dict(w0=0.0, confidence="none", target="value", reg=0.5, reg_exponent=0.0,
                 biases=True)
+EALS = dict(IMPLICIT, popularity_exponent=0.5)
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-3, atol=2e-5)}
 
 
@@ -102,18 +103,86 @@ def test_dense_blocks_get_the_whole_fixed_side(client):
     _assert_same(local, dist)
 
 
-@pytest.mark.parametrize("params", [IMPLICIT, EXPLICIT], ids=["implicit", "biases"])
-@pytest.mark.parametrize("n_blocks", [2, 3])
-def test_bytes_per_iteration_follow_the_formula(client, sparse, params, n_blocks):
-    model = DaskWALS(**_params(**params), client=client, n_blocks=n_blocks).fit(sparse)
-    sent, received = expected_bytes(sparse, 6, np.float64, n_blocks,
-                                     biases=params.get("biases", False),
-                                     unobserved=params["w0"] > 0)
-    assert [(h["bytes_sent"], h["bytes_received"]) for h in model.history_] == \
-        [(sent, received)] * 4
-    # below the bound without referenced-row counts: every block gets the whole other side
+class _ClientBytes:
+    """Counts the pickled bytes of everything the client gathers or scatters and of the
+    arguments it puts into tasks (futures aside), by wrapping the client's methods."""
+
+    def __init__(self, client, monkeypatch):
+        import pickle
+        self.total = 0
+
+        def size(obj):
+            if isinstance(obj, distributed.Future):
+                return 0
+            if isinstance(obj, (list, tuple)):
+                return sum(size(o) for o in obj)
+            return len(pickle.dumps(obj))
+
+        def wrap(name, count_result):
+            method = getattr(client, name)
+
+            def counted(*args, **kw):
+                out = method(*args, **kw)
+                self.total += size(out) if count_result else size(list(args[1:]))
+                return out
+            monkeypatch.setattr(client, name, counted)
+
+        wrap("gather", True)
+        wrap("submit", False)
+        for name in ("scatter",):
+            method = getattr(client, name)
+
+            def scattered(data, *args, method=method, **kw):
+                self.total += size(data)
+                return method(data, *args, **kw)
+            monkeypatch.setattr(client, name, scattered)
+
+
+@pytest.mark.parametrize("params", [IMPLICIT, EXPLICIT, EALS], ids=["implicit", "biases",
+                                                                    "per-item w0"])
+def test_bytes_through_the_client_per_iteration_do_not_grow_with_the_data(
+        client, params, monkeypatch):
+    # Two matrices 4x apart in users and in nonzeros: every byte the client sends or
+    # receives, counted around its calls, over fits of 2 and of 6 iterations; the
+    # difference is 4 iterations' worth (set-up and the final gather cancel out).
+    counter = _ClientBytes(client, monkeypatch)
+    per_iteration = []
+    for m in (400, 1600):
+        A = random_csr(m, 150, 0.05, 11)
+        totals = []
+        for iterations in (2, 6):
+            counter.total = 0
+            DaskWALS(**_params(**dict(params, iterations=iterations, factors=8)),
+                     client=client, n_blocks=3).fit(A)
+            totals.append(counter.total)
+        per_iteration.append((totals[1] - totals[0]) / 4)
+        assert totals[0] > 4 * m * 8 * 8  # the set-up and the final gather do move data
+    small, large = per_iteration
+    d = 8
+    # two d x d float64 summaries and scalars per iteration (a few kB of pickling)
+    assert 0 < small <= 2 * (d + 1) ** 2 * 8 + 8000
+    assert large == pytest.approx(small, rel=0.1)
+
+
+def test_worker_links_carry_only_the_referenced_rows(client, sparse):
+    # Dask's own transfer accounting: the bytes workers fetched from each other in one
+    # fit, against the formula (rows each block references) plus the index arrays and
+    # the summaries; no checkpoint copies.
+    from fastmf.distributed import DaskEngine
+
+    def incoming(dask_worker):
+        return sum(e["total"] for e in dask_worker.transfer_incoming_log)
+
+    def fitted(iterations):
+        before = sum(client.run(incoming).values())
+        WALS(**_params(**dict(IMPLICIT, iterations=iterations))).fit(
+            sparse, engine=DaskEngine(client, n_blocks=3, checkpoint_every=0))
+        return sum(client.run(incoming).values()) - before
+
+    per_iteration = (fitted(5) - fitted(1)) / 4
+    rows = expected_bytes(sparse, 6, np.float64, 3)
     m, n = sparse.shape
-    assert sent <= (m + n) * (6 + 1) * 8 * (1 + n_blocks) + 2 * n_blocks * 36 * 8
+    assert 0 < per_iteration <= rows + (m + n) * 8 + 12 * 2 * 6 * 6 * 8 + 12 * 2048
 
 
 def test_interactions_keep_raw_ids_and_the_model_works_without_a_cluster(client, tmp_path):
@@ -168,6 +237,92 @@ def test_parquet_files_to_recommendations(client, tmp_path):
     _assert_same(local, dist)
 
 
+@pytest.mark.parametrize("source", ["matrix", "interactions", "frame"])
+def test_the_same_model_as_wals_at_defaults(client, source):
+    # every 'auto' value resolved from the data -- on the workers for a Dask DataFrame --
+    # popularity-weighted unobserved entries included; counts, so log confidence
+    rng = np.random.default_rng(5)
+    df = _frame(rng, n=1500)
+    df["value"] = rng.integers(1, 30, len(df)).astype(float)
+    local = WALS(factors=6, iterations=4, random_state=0, dtype=np.float64).fit(df)
+    data = {"matrix": None, "interactions": fastmf.Interactions.from_dataframe(df, "user", "item", "value"),
+            "frame": dd.from_pandas(df, npartitions=3)}[source]
+    if data is None:
+        data = local._check_data(fastmf.Interactions.from_dataframe(df, "user", "item", "value"), dtype=np.float64,
+                                 nonnegative=True).to_scipy()
+    dist = DaskWALS(factors=6, iterations=4, random_state=0, dtype=np.float64,
+                    client=client, n_blocks=3).fit(data)
+    assert local.resolved_params_["popularity_exponent"] == 0.5
+    assert local.resolved_params_["confidence"] == "log"
+    for name, value in local.resolved_params_.items():
+        if name != "client":
+            np.testing.assert_allclose(dist.resolved_params_[name], value, rtol=1e-12) \
+                if isinstance(value, (float, np.ndarray)) else \
+                (dist.resolved_params_[name] == value or pytest.fail(name))
+    _assert_same(local, dist)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_per_item_unobserved_weights(client, sparse, solver, dtype):
+    w0 = np.random.default_rng(8).uniform(0.2, 3.0, sparse.shape[1])
+    local, dist = _both(sparse, client, n_blocks=3, **dict(IMPLICIT, w0=w0, solver=solver,
+                                                           dtype=dtype, reg_exponent=1.0))
+    _assert_same(local, dist, dtype)
+
+
+class _SlowCholesky(fastmf.solvers.CholeskySolver):
+    """Cholesky that takes 0.4 s per half-sweep of a block: a window to kill a worker in."""
+
+    name = "slow-cholesky-test"
+
+    def solve(self, side, X, Y, offsets, gram, loss=None):
+        time.sleep(0.4)
+        return super().solve(side, X, Y, offsets, gram, loss)
+
+
+def _kill_a_worker(client, victim=None):
+    victim = victim or sorted(client.scheduler_info()["workers"])[0]
+    try:
+        client.run(os._exit, 1, workers=[victim])
+    except (OSError, distributed.comm.CommClosedError):
+        pass  # the worker died before it could answer
+    deadline = time.monotonic() + 30
+    while victim in client.scheduler_info()["workers"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return victim
+
+
+def test_a_worker_killed_in_the_middle_of_a_half_sweep(client, sparse, monkeypatch):
+    import sys
+    import threading
+
+    import cloudpickle
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the solver, to workers
+    fastmf.solvers.register(_SlowCholesky)
+    killed = []
+
+    def kill_during_the_next_half_sweep(model, record):
+        if record["iteration"] == 1:
+            def later():
+                time.sleep(0.2)
+                killed.append(_kill_a_worker(client))
+            threading.Thread(target=later, daemon=True).start()
+
+    try:
+        params = _params(**dict(IMPLICIT, iterations=3))
+        local = WALS(**dict(params, solver="cholesky")).fit(sparse)
+        dist = DaskWALS(**dict(params, solver=_SlowCholesky.name), client=client,
+                        n_blocks=2).fit(sparse, callback=kill_during_the_next_half_sweep)
+    finally:
+        fastmf.solvers.unregister(_SlowCholesky.name)
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    client.wait_for_workers(2, timeout=60)
+    assert killed
+    assert len(dist.history_) == 3
+    _assert_same(local, dist)
+
+
 @pytest.mark.parametrize("source", ["matrix", "frame"])
 def test_a_worker_killed_in_the_middle_of_a_fit(client, sparse, source):
     coo = sparse.tocoo()
@@ -176,17 +331,8 @@ def test_a_worker_killed_in_the_middle_of_a_fit(client, sparse, source):
     killed = []
 
     def kill_a_worker(model, record):
-        if record["iteration"] != 1:
-            return
-        victim = sorted(client.scheduler_info()["workers"])[0]
-        try:
-            client.run(os._exit, 1, workers=[victim])
-        except (OSError, distributed.comm.CommClosedError):
-            pass  # the worker died before it could answer
-        deadline = time.monotonic() + 30
-        while victim in client.scheduler_info()["workers"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        killed.append(victim)
+        if record["iteration"] == 1:
+            killed.append(_kill_a_worker(client))
 
     local = WALS(**_params(**IMPLICIT)).fit(sparse)
     dist = DaskWALS(**_params(**IMPLICIT), client=client, n_blocks=2).fit(
@@ -229,9 +375,6 @@ def test_bad_frames_fail_clearly(client):
     df = pd.DataFrame({"user": [1, 2, 3], "item": [3, 4, 5], "value": [1.0, -2.0, 1.0]})
     with pytest.raises(ValueError, match="negative values"):
         DaskWALS(client=client, iterations=1, **IMPLICIT).fit(dd.from_pandas(df, npartitions=2))
-    # the data-aware defaults need the values on the client: a frame needs them given
-    with pytest.raises(ValueError, match="needs explicit values for"):
-        DaskWALS(client=client, iterations=1).fit(dd.from_pandas(df.abs(), npartitions=2))
 
 
 def test_a_closed_client_fails_clearly(client, sparse):

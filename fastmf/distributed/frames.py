@@ -3,9 +3,9 @@
 The raw ids are indexed on the workers: a tree reduction of each partition's unique ids
 gives the catalogues (sorted, as :class:`fastmf.Interactions` sorts them), each partition
 maps its ids to indices and splits its entries by row block, and each block gathers its
-pieces and is built where it lands. Only the catalogues and the per-row counts (m + n
-numbers) come to the client. Every block is a task of one graph that starts at the
-frame's partitions, so the scheduler recomputes a block lost with its worker.
+pieces into a part where it lands. Only the catalogues and the per-row counts (m + n
+numbers) come to the client. Every part is a task of one graph that starts at the
+frame's partitions, so the scheduler recomputes a part lost with its worker.
 """
 
 import operator
@@ -14,7 +14,7 @@ import numpy as np
 
 from .._ids import factorize, lookup
 from .._interactions import entry_values
-from .blocks import block_from_pieces
+from .blocks import part_from_pieces
 from .layout import BlockRef, Layout, block_bounds
 
 FRAME_COLUMNS = ("user", "item", "value")
@@ -96,9 +96,10 @@ def _tree(client, futures, fn):
     return futures[0]
 
 
-def frame_layout(client, data, weighting, solver, *, k, dtype, n_blocks, check_sizes):
-    """Index ``data`` (a :class:`FrameInput`) on the workers and build the blocks there.
-    ``check_sizes(m, n)`` runs once the catalogues are known (row/column weights)."""
+def frame_layout(client, data, *, k, dtype, n_blocks, nonnegative, check_sizes):
+    """Index ``data`` (a :class:`FrameInput`) on the workers and build the parts of both
+    sides there. ``check_sizes(m, n)`` runs once the catalogues are known (row/column
+    weights)."""
     parts = client.compute(data.frame.to_delayed())
     catalogues = _tree(client, [client.submit(partition_ids, p) for p in parts], merge_ids)
     user_ids, item_ids = catalogues.result()
@@ -107,15 +108,13 @@ def frame_layout(client, data, weighting, solver, *, k, dtype, n_blocks, check_s
     indexed = [client.submit(index_partition, p, catalogues, data.has_value) for p in parts]
     counts = _tree(client, [client.submit(count_entries, x, m, n) for x in indexed],
                    add_counts).result()
-    nonnegative = weighting.confidence != "none"
     refs = []
     for side, axis, n_other in (("items", 1, m), ("users", 0, n)):
         bounds = block_bounds(counts[axis], k, n_blocks)
         splits = [client.submit(split_partition, x, bounds, axis) for x in indexed]
         for b, (start, stop) in enumerate(bounds):
             pieces = [client.submit(operator.getitem, s, b) for s in splits]
-            future = client.submit(block_from_pieces, pieces, start, stop, weighting, solver,
-                                   side == "items", n_other, k, dtype, nonnegative,
-                                   pure=False)
-            refs.append(BlockRef(side, start, stop, future))
+            part = client.submit(part_from_pieces, pieces, start, stop, n_other, dtype,
+                                 nonnegative)
+            refs.append(BlockRef(side, start, stop, part))
     return Layout(client, (m, n), refs, ids=(user_ids, item_ids))

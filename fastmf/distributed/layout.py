@@ -1,18 +1,19 @@
-"""Where the blocks are: the client's record of every row block (its rows, the fixed-side
-rows it references, the future of the block on its worker) and how to rebuild a block
-whose worker died."""
+"""Where the blocks are: the client's record of every row block of both sides (its rows,
+the future of its part and of its set-up :class:`~fastmf.distributed.blocks.Block`), how
+to rebuild a block whose worker died, and the data-aware defaults from reductions over the
+parts."""
+
+from types import SimpleNamespace
 
 import numpy as np
 
+from .._defaults import MEDIAN_SAMPLE, median_scale_of
 from .._kernels.partition import _balanced_chunks
 from .._validation import Csr
-from .blocks import block_info, build_block
+from .blocks import (block_info, build_block, part_nnz, row_counts, value_pass,
+                     value_summary)
 
 SIDES = ("items", "users")
-# Future states of a block whose data went with its worker: "lost" (the scheduler
-# recomputes it if it can: a block of a data-frame input), "cancelled" (it cannot: the
-# block was built from rows scattered by the client, which then scatters them again).
-LOST = ("cancelled", "lost", "error")
 
 
 def lost_errors():
@@ -27,17 +28,29 @@ def lost_errors():
             concurrent.futures.CancelledError)
 
 
-class BlockRef:
-    """One block as the client knows it. ``rebuild()`` returns a new future of the block
-    (None when the scheduler rebuilds it from the task graph itself)."""
+def survivors(client, futures):
+    """A test of "this future's data is still held by a live worker", for ``futures``."""
+    finished = [f for f in futures if f.status == "finished"]
+    held = client.who_has(finished) if finished else {}
+    live = set(client.scheduler_info(n_workers=-1)["workers"])
+    keys = {f.key for f in finished if any(w in live for w in held.get(f.key, ()))}
+    return lambda f: f.key in keys
 
-    def __init__(self, side, start, stop, future, rebuild=None):
+
+class BlockRef:
+    """One block as the client knows it: its rows, the future of its part (``rescatter``
+    makes a new one when the part was scattered by the client and lost with its worker;
+    None when the scheduler recomputes it from its task graph), and the future of the
+    set-up block."""
+
+    def __init__(self, side, start, stop, part, rescatter=None):
         self.side, self.start, self.stop = side, int(start), int(stop)
-        self.future = future
-        self.rebuild = rebuild
-        self.cols = None
-        self.free_rows = np.zeros(0, np.int64)
+        self.part = part
+        self.rescatter = rescatter
+        self.block = None
+        self.in_counts = None
         self.target_sums = (0.0, 0.0)
+        self.nnz = 0
 
 
 class Layout:
@@ -48,49 +61,84 @@ class Layout:
         self.shape = shape
         self.refs = {side: [r for r in refs if r.side == side] for side in SIDES}
         self.ids = ids
+        self.weighting = None
+        self._weighting_value = None
+        self._build_args = None
 
     def all_refs(self):
         return self.refs["items"] + self.refs["users"]
 
-    def wait_built(self):
-        """Wait for every block, raise a build error as it is (bad data), then fetch what
-        the client keeps about each block."""
+    def bounds(self, side):
+        return [(r.start, r.stop) for r in self.refs[side]]
+
+    # ------------------------------------------------------------------ parts
+    def wait_parts(self):
+        """Wait for every part; raise a build error as it is (bad data on a worker)."""
         from distributed import wait
+        futures = [r.part for r in self.all_refs()]
+        wait(futures)
+        for f in futures:
+            if f.status == "error":
+                f.result()
+
+    def stats(self):
+        """The summaries :func:`fastmf._defaults.resolve_from` reads, reduced over the
+        user parts on the workers."""
+        return PartStats(self)
+
+    # ------------------------------------------------------------------ blocks
+    def build(self, weighting, solver, *, k, dtype):
+        """Set up every block for the fit (on the worker holding its part) and fetch what
+        the client keeps about each."""
+        from distributed import wait
+        self._weighting_value = weighting
+        self._scatter_weighting()
+        self._build_args = (solver, k, dtype)
+        for r in self.all_refs():
+            r.block = self._submit_build(r)
         refs = self.all_refs()
-        wait([r.future for r in refs])
+        wait([r.block for r in refs])
         for r in refs:
-            if r.future.status == "error":
-                r.future.result()  # raises the worker's exception
-        infos = self.client.gather([self.client.submit(block_info, r.future, pure=False)
+            if r.block.status == "error":
+                r.block.result()
+        infos = self.client.gather([self.client.submit(block_info, r.block, pure=False)
                                     for r in refs], direct=True)
         for r, info in zip(refs, infos):
-            r.cols = info["cols"]
-            r.free_rows = info["free_rows"]
+            r.in_counts = info["in_counts"]
             r.target_sums = info["target_sums"]
+            r.nnz = info["nnz"]
 
-    def repair(self, refs):
-        """Rebuild the blocks among ``refs`` whose data was lost with a worker."""
-        for r in refs:
-            if r.future.status not in LOST:
+    def _scatter_weighting(self):
+        # one copy per worker, sent once per fit: every block's set-up reads it
+        self.weighting = self.client.scatter(self._weighting_value, broadcast=True,
+                                             hash=False)
+
+    def _submit_build(self, r):
+        solver, k, dtype = self._build_args
+        transposed = r.side == "items"
+        other = "users" if transposed else "items"
+        n_other = self.shape[0] if transposed else self.shape[1]
+        return self.client.submit(build_block, r.part, r.start, self.weighting, solver,
+                                  transposed, n_other, k, dtype, self.bounds(other),
+                                  pure=False)
+
+    def repair(self):
+        """Rebuild what a dead worker took: parts the client scattered (sent again),
+        the weighting, and the set-up blocks. Returns the refs rebuilt."""
+        alive = survivors(self.client, [r.part for r in self.all_refs()]
+                          + [r.block for r in self.all_refs()] + [self.weighting])
+
+        if not alive(self.weighting):
+            self._scatter_weighting()
+        rebuilt = []
+        for r in self.all_refs():
+            if alive(r.block):
                 continue
-            if r.future.status == "error":
-                exc = r.future.exception()
-                if not isinstance(exc, lost_errors()):
-                    raise exc
-            if r.rebuild is None and r.future.status == "lost":
-                continue  # the scheduler recomputes it from its task graph
-            if r.rebuild is None:
-                raise RuntimeError(f"DaskWALS: the {r.side} block of rows {r.start}.."
-                                   f"{r.stop - 1} was lost with its worker and cannot be "
-                                   f"rebuilt.")
-            r.future = r.rebuild()
-
-    def where(self, refs):
-        """The worker holding each block (None while it is being rebuilt)."""
-        who = self.client.who_has([r.future for r in refs])
-        live = self.client.scheduler_info(n_workers=-1)["workers"]
-        held = [[w for w in who.get(r.future.key, ()) if w in live] for r in refs]
-        return [h[0] if h else None for h in held]
+            if r.rescatter is not None and not alive(r.part):
+                r.part = r.rescatter()
+            r.block = self._submit_build(r)
+            rebuilt.append(r)
+        return rebuilt
 
     def target_mean(self):
         """Weighted mean of the observed targets, from the user blocks' sums."""
@@ -99,11 +147,65 @@ class Layout:
         return float(weighted / total) if total > 0 else 0.0
 
     def release(self):
-        futures = [r.future for r in self.all_refs() if r.future is not None]
+        """Drop the futures of the parts and blocks (which releases them on the
+        workers)."""
         for r in self.all_refs():
-            r.future = None
-        if futures and self.client.status == "running":
-            self.client.cancel(futures)
+            r.part = r.block = None
+        self.weighting = None
+
+
+class PartStats:
+    """:func:`fastmf._defaults.resolve_from`'s summaries of data held in parts on the
+    workers: each a reduction whose result (scalars, a median sample of at most
+    MEDIAN_SAMPLE values, and the items' counts) is all that reaches the client."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.client = layout.client
+        self.users = [r.part for r in layout.refs["users"]]
+        self.shape = layout.shape
+        self.nnz = sum(self.client.gather([self.client.submit(part_nnz, f, pure=False)
+                                           for f in self.users], direct=True))
+        stride = max(1, -(-self.nnz // MEDIAN_SAMPLE))
+        parts = self.client.gather([self.client.submit(value_summary, f, stride, pure=False)
+                                    for f in self.users], direct=True)
+        self.nnz = sum(p["nnz"] for p in parts)
+        self._min = min((p["min"] for p in parts), default=np.inf)
+        self._max = max((p["max"] for p in parts), default=-np.inf)
+        self._sum = sum(p["sum"] for p in parts)
+        samples = [p["sample"] for p in parts]
+        self._sample = np.concatenate(samples) if samples else np.zeros(0)
+        self._passes = {}
+
+    def all_equal(self):
+        return self._min == self._max
+
+    def median_scale(self):
+        return median_scale_of(self._sample)
+
+    def _pass(self, q):
+        key = (q.confidence, q.alpha, q.epsilon)
+        if key not in self._passes:
+            mean = self._sum / self.nnz if self.nnz else 0.0
+            q = SimpleNamespace(confidence=q.confidence, alpha=q.alpha, epsilon=q.epsilon)
+            got = self.client.gather([self.client.submit(value_pass, f, q, mean, pure=False)
+                                      for f in self.users], direct=True)
+            self._passes[key] = (sum(g[0] for g in got), sum(g[1] for g in got))
+        return self._passes[key]
+
+    def mean_confidence(self, q):
+        if self.nnz == 0 or q.confidence == "none":
+            return 1.0
+        return self._pass(q)[0] / self.nnz
+
+    def std(self):
+        q = SimpleNamespace(confidence="none", alpha=1.0, epsilon=1.0)
+        return float(np.sqrt(self._pass(q)[1] / self.nnz))
+
+    def col_nnz(self):
+        counts = self.client.gather([self.client.submit(row_counts, r.part, pure=False)
+                                     for r in self.layout.refs["items"]], direct=True)
+        return np.concatenate(counts) if counts else np.zeros(0, np.int64)
 
 
 def block_bounds(counts, k, n_blocks):
@@ -130,61 +232,49 @@ def column_part(csr, start, stop):
     return Csr(t.indptr, t.indices, t.data, (stop - start, csr.shape[0]))
 
 
-def matrix_layout(client, csr, weighting, solver, *, k, dtype, n_blocks):
-    """Blocks of a matrix held by the client: each block's rows are scattered to a worker
-    and the block is built there. A lost block is rebuilt by scattering its rows again from
-    ``csr`` (the client's validated matrix, not a copy of it)."""
+def matrix_layout(client, csr, *, k, n_blocks):
+    """The parts of a matrix held by the client, each scattered to a worker once (a part
+    lost with its worker is scattered again from ``csr``, the client's validated matrix,
+    not a copy of it)."""
     m, n = csr.shape
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     refs = []
-    for side, counts, transposed, n_other, part_of in (
-            ("items", np.bincount(csr.indices[:csr.nnz], minlength=n), True, m, column_part),
-            ("users", csr.row_nnz(), False, n, row_part)):
+    for side, counts, part_of in (
+            ("items", np.bincount(csr.indices[:csr.nnz], minlength=n), column_part),
+            ("users", csr.row_nnz(), row_part)):
         for b, (start, stop) in enumerate(block_bounds(counts, k, n_blocks)):
-            def rebuild(start=start, stop=stop, part_of=part_of, transposed=transposed,
-                        n_other=n_other, worker=workers[b % len(workers)]):
-                return _scatter_and_build(client, part_of(csr, start, stop), start, worker,
-                                          weighting, solver, transposed, n_other, k, dtype)
-            refs.append(BlockRef(side, start, stop, rebuild(), rebuild))
+            def rescatter(start=start, stop=stop, part_of=part_of,
+                          worker=workers[b % len(workers)]):
+                live = client.scheduler_info(n_workers=-1)["workers"]
+                target = [worker] if worker in live else None
+                # (a list of one: a Csr is a tuple, which scatter would split)
+                return client.scatter([part_of(csr, start, stop)], workers=target,
+                                      direct=True, hash=False)[0]
+            refs.append(BlockRef(side, start, stop, rescatter(), rescatter))
     return Layout(client, (m, n), refs)
 
 
-def _scatter_and_build(client, part, start, worker, weighting, solver, transposed, n_other,
-                       k, dtype):
-    live = client.scheduler_info(n_workers=-1)["workers"]
-    target = [worker] if worker in live else None
-    part_future = client.scatter(part, workers=target, direct=True, hash=False)
-    return client.submit(build_block, part_future, start, weighting, solver, transposed,
-                         n_other, k, dtype, pure=False, **placement(target))
-
-
-def placement(workers):
-    """submit's keywords for a task that should run on ``workers`` (None: anywhere) but
-    may run elsewhere once they are gone."""
-    return {} if workers is None else {"workers": workers, "allow_other_workers": True}
-
-
 def expected_bytes(A, factors, dtype, n_blocks, *, biases=False, unobserved=True):
-    """(sent, received): the array bytes one iteration moves between the client and the
-    workers for the matrix ``A``, from the blocks' rows and referenced columns:
+    """The bytes of factor rows one iteration moves between the workers for the matrix
+    ``A`` (none of them through the client): each block receives, from every block of the
+    other side, the rows it references,
 
-    sent     = sum over blocks b of (rows_b + R_b) (d + beta) s + gamma d^2 s
-    received = sum over blocks b of rows_b (d + beta) s + gamma 8 d^2
+        sum over blocks b of R_b (d + beta) s
 
     over the item and the user blocks, with s the factor itemsize, R_b the fixed-side rows
-    block b references (the whole side when that is at least ``WHOLE_SIDE`` of it),
-    beta = 1 with biases, gamma = 1 with an unobserved term (w0 > 0)."""
+    block b references (the whole side when that is at least ``WHOLE_SIDE`` of it) and
+    beta = 1 with biases. Rows a block takes from a source block on its own worker do not
+    cross a link, so this is an upper bound on the traffic between workers."""
     from .blocks import WHOLE_SIDE
     csr = A.tocsr()
     s = np.dtype(dtype).itemsize
-    d, beta, gamma = factors, int(biases), int(unobserved)
+    d, beta = factors, int(biases)
     k = d + 1 if biases else d
-    sent = received = 0
+    total = 0
     for X in (csr.T.tocsr(), csr):
         n_other = X.shape[1]
         for start, stop in block_bounds(np.diff(X.indptr), k, n_blocks):
             ref = np.unique(X.indices[X.indptr[start]:X.indptr[stop]]).size
             ref = n_other if ref >= WHOLE_SIDE * n_other else ref
-            sent += (stop - start + ref) * (d + beta) * s + gamma * d * d * s
-            received += (stop - start) * (d + beta) * s + gamma * 8 * d * d
-    return sent, received
+            total += ref * (d + beta) * s
+    return total
