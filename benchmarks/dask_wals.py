@@ -4,16 +4,19 @@ The same synthetic power-law matrix (fastmf.datasets.make_synthetic, 100k x 20k,
 nonzeros; --quick: 20k x 5k, 600k), d = 64, float32, the same seed. Both fits run
 --iterations iterations without objective tracking; the figure is the median seconds per
 iteration (each iteration's solve time as ``history_`` records it) over --rounds
-alternating pairs of fits, since the machine is shared and its speed drifts. Also printed:
+alternating pairs of fits, since the machine is shared and its speed drifts. The Dask fit
+keeps its default checkpoint (every factor block copied to a second worker each
+iteration). Also printed:
 
-- the Dask fit's set-up (cluster already running: blocks scattered and built, block
-  metadata fetched) -- paid once per fit;
-- bytes moved between client and workers per iteration: the array bytes DaskWALS ships and
-  gets back (``history_``'s bytes_sent / bytes_received), the exact formula
-  (``fastmf.distributed.layout.expected_bytes``, from the rows each block references) and
-  the closed-form bound (every block references the whole other side), and the loopback
-  interface's transmitted bytes per iteration (every process on the machine, scheduler
-  traffic and TCP headers included, so an upper bound);
+- the Dask fit's set-up (cluster already running: parts scattered, blocks built, initial
+  factors drawn on the workers) and the final gather of the factors -- once per fit;
+- bytes through the client per iteration (``history_``'s bytes_sent / bytes_received:
+  the arrays the client sends and gathers, d x d summaries);
+- bytes between workers per iteration, from Dask's own transfer log (each worker's
+  incoming transfers over a fit, divided by its iterations; set-up and checkpoint copies
+  included), in total and on the busiest worker, against the formula
+  (``fastmf.distributed.layout.expected_bytes``: the rows each block references) plus the
+  checkpoint copies ((m + n) d s);
 - the largest difference between the two fits' factors.
 
     python benchmarks/dask_wals.py            # ~3 min on 2 cores
@@ -32,17 +35,9 @@ from fastmf.distributed import DaskWALS
 from fastmf.distributed.layout import expected_bytes
 
 
-def loopback_tx():
-    """Bytes sent over the loopback interface so far (Linux; None elsewhere)."""
-    try:
-        with open("/proc/net/dev") as f:
-            for line in f:
-                name, _, rest = line.partition(":")
-                if name.strip() == "lo":
-                    return int(rest.split()[8])
-    except OSError:
-        pass
-    return None
+def incoming(dask_worker):
+    """Bytes this worker has fetched from other workers so far (Dask's transfer log)."""
+    return sum(e["total"] for e in dask_worker.transfer_incoming_log)
 
 
 def main():
@@ -73,7 +68,7 @@ def main():
         local_times.extend(h["seconds"] for h in model.history_)
         return model
 
-    local_times, dask_times, setups = [], [], []
+    local_times, dask_times, setups, links = [], [], [], []
     fastmf.WALS(factors=8, iterations=1).fit(A[:1000])  # kernels compiled or loaded
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -82,23 +77,24 @@ def main():
         # alternate the two fits: the machine is shared and its speed drifts
         for _ in range(args.rounds):
             local = local_fit()
-            lo = []
+            before = client.run(incoming)
             t0 = time.perf_counter()
-            dist = DaskWALS(**params, client=client).fit(
-                A, track_objective=False, callback=lambda m, r: lo.append(loopback_tx()))
+            dist = DaskWALS(**params, client=client).fit(A, track_objective=False)
             setups.append(time.perf_counter() - t0 - sum(h["seconds"] for h in dist.history_))
+            after = client.run(incoming)
+            links.append({w: (after[w] - before.get(w, 0)) / args.iterations for w in after})
             dask_times.extend(h["seconds"] for h in dist.history_)
     local_s = statistics.median(local_times)
     dask_s = statistics.median(dask_times)
     setup = statistics.median(setups)
     sent = statistics.median(h["bytes_sent"] for h in dist.history_)
     received = statistics.median(h["bytes_received"] for h in dist.history_)
-    want_sent, want_received = expected_bytes(A, args.factors, np.float32, n_blocks)
+    rows = expected_bytes(A, args.factors, np.float32, n_blocks)
     m, n = A.shape
     s, d = 4, args.factors
-    bound = (m + n) * d * s * (1 + n_blocks) + 2 * n_blocks * d * d * s
-    lo_step = (statistics.median(np.diff(lo)) if lo and lo[0] is not None and len(lo) > 1
-               else None)
+    copies = (m + n) * d * s
+    total_link = statistics.median(sum(x.values()) for x in links)
+    busiest = statistics.median(max(x.values()) for x in links)
     diff = max(float(np.max(np.abs(dist.user_factors - local.user_factors))),
                float(np.max(np.abs(dist.item_factors - local.item_factors))))
     scale = float(np.max(np.abs(local.user_factors)))
@@ -109,21 +105,23 @@ def main():
           f"{min(local_times):.3f}..{max(local_times):.3f})")
     print(f"  DaskWALS, {args.workers} workers x 1 thread   {dask_s:7.3f}   (range "
           f"{min(dask_times):.3f}..{max(dask_times):.3f})   ratio {dask_s / local_s:.2f}x")
-    print(f"  DaskWALS set-up (blocks built)   {setup:7.2f} s once per fit")
-    print("\nbytes per iteration between client and workers")
-    print(f"  sent      measured {sent / 1e6:9.2f} MB   formula {want_sent / 1e6:9.2f} MB   "
-          f"bound (m+n)ds(1+B) {bound / 1e6:9.2f} MB")
-    print(f"  received  measured {received / 1e6:9.2f} MB   formula "
-          f"{want_received / 1e6:9.2f} MB   (m+n)ds = {(m + n) * d * s / 1e6:.2f} MB")
-    if lo_step is not None:
-        print(f"  loopback interface, all traffic   {lo_step / 1e6:9.2f} MB")
+    print(f"  DaskWALS set-up and final gather {setup:7.2f} s once per fit")
+    print("\nbytes per iteration through the client")
+    print(f"  sent {sent:,.0f} B, received {received:,.0f} B  (two d x d float64 summaries: "
+          f"{2 * d * d * 8:,} B)")
+    print("bytes per iteration between workers (Dask's transfer log)")
+    print(f"  all links {total_link / 1e6:9.2f} MB   formula: referenced rows "
+          f"{rows / 1e6:.2f} MB + checkpoint copies {copies / 1e6:.2f} MB = "
+          f"{(rows + copies) / 1e6:.2f} MB")
+    print(f"  busiest worker's incoming {busiest / 1e6:9.2f} MB")
     print(f"\nlargest factor difference DaskWALS - WALS: {diff:.2e} "
           f"(largest factor {scale:.2e})")
     record.set(local_seconds=local_times, dask_seconds=dask_times,
-               local_median=local_s, dask_median=dask_s, ratio=dask_s / local_s, dask_setup_seconds=setup,
-               bytes_sent=sent, bytes_received=received, formula_sent=want_sent,
-               formula_received=want_received, bound_sent=bound,
-               loopback_bytes=lo_step, n_blocks=n_blocks, max_factor_difference=diff)
+               local_median=local_s, dask_median=dask_s, ratio=dask_s / local_s,
+               dask_setup_seconds=setup, client_bytes_sent=sent,
+               client_bytes_received=received, link_bytes=total_link,
+               busiest_link_bytes=busiest, formula_rows=rows, formula_copies=copies,
+               n_blocks=n_blocks, max_factor_difference=diff)
     print(f"\nwritten to {args.out}")
 
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from . import _validation as v
 from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Int, Optional, Options, Real
@@ -298,37 +297,3 @@ def check_iteration(model, it, failed, finite):
         warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
                       f"(empty rows with reg = 0?) and kept their previous factors.",
                       RuntimeWarning, stacklevel=7)  # the caller of fit
-
-
-def start_factors(model, p, shape, target_mean):
-    """Put a WALS fit's starting point on ``model``: Gaussian factors (users drawn first,
-    then items, from ``p.random_state``), and with biases zero biases and the fixed global
-    mean ``target_mean()``."""
-    m, n = shape
-    rng = v.make_rng(p.random_state)
-    scale = initial_scale(model, p)
-    model.user_factors = initial_factors(rng, m, p.factors, scale, p.dtype)
-    model.item_factors = initial_factors(rng, n, p.factors, scale, p.dtype)
-    model.user_biases = model.item_biases = None
-    model.global_mean = 0.0
-    if p.biases:
-        model.user_biases = np.zeros(m, p.dtype)
-        model.item_biases = np.zeros(n, p.dtype)
-        model.global_mean = target_mean()
-
-
-def initial_scale(model, p):
-    """The standard deviation of the initial factors: ``init_scale``, by default 0.01 with
-    an unobserved term and 0.1 without."""
-    if p.init_scale is not None:
-        return p.init_scale
-    return 0.01 if model._weighting.has_unobserved else 0.1
-
-
-def initial_factors(rng, rows, d, scale, dtype):
-    """Gaussian factors of standard deviation ``scale``, drawn in float32 and scaled in
-    place (no float64 temporary of rows x d), so float32 and float64 fits of one seed
-    start from the same values."""
-    X = rng.standard_normal((rows, d), dtype=np.float32)
-    X *= np.float32(scale)
-    return X if dtype == np.float32 else X.astype(dtype)

@@ -24,7 +24,8 @@ def _title(code):
 
 @pytest.fixture(scope="module")
 def namespace(tmp_path_factory):
-    return {"__name__": "readme", "folder": tmp_path_factory.mktemp("readme")}
+    # run as a script would be (a snippet may guard its body with __name__ == "__main__")
+    return {"__name__": "__main__", "folder": tmp_path_factory.mktemp("readme")}
 
 
 def test_readme_has_snippets():

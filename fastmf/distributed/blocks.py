@@ -196,7 +196,7 @@ def initial_state(block, rng_state, d, scale, dtype, biased):
     """The block's initial factor block: the rows of the local fit's Gaussian draw, from
     the generator state the client had at the block's first row (so that the draw is the
     same as one draw of all rows), with the rows that nothing determines at zero."""
-    from ..wals import initial_factors
+    from ..solvers._engine import initial_factors
     bit_generator = getattr(np.random, rng_state["bit_generator"])()
     bit_generator.state = rng_state
     X = initial_factors(np.random.Generator(bit_generator), block.stop - block.start, d,

@@ -162,7 +162,7 @@ class DaskSweeps:
     """The running Dask engine (see :mod:`fastmf.solvers._engine` for the interface)."""
 
     def __init__(self, engine, client, layout, model, p, solver):
-        from ..wals import initial_scale
+        from ..solvers._engine import initial_scale
         self.engine = engine
         self.client = client
         self.layout = layout

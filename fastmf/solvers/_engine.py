@@ -31,6 +31,10 @@ engine with this interface (see :class:`~fastmf.solvers.Sweeps` for the local on
     The Numba dispatchers a step calls on this process (for the first-compile notice).
 """
 
+import numpy as np
+
+from .. import _validation as v
+
 
 class Engine:
     """Base class of the engines. Override :meth:`start`; engines whose data may live
@@ -74,9 +78,42 @@ class LocalEngine(Engine):
     name = "local"
 
     def start(self, model, csr, p):
-        from ..wals import start_factors
         from . import get
         from ._sweeps import Sweeps
         start_factors(model, p, csr.shape, lambda: model._weighting.target_mean(csr))
         return Sweeps(get(p.solver, p), csr, csr.transpose(), model._weighting, model,
                       k=p.factors + 1 if p.biases else p.factors, dtype=p.dtype)
+
+
+def start_factors(model, p, shape, target_mean):
+    """Put a WALS fit's starting point on ``model``: Gaussian factors (users drawn first,
+    then items, from ``p.random_state``), and with biases zero biases and the fixed global
+    mean ``target_mean()``."""
+    m, n = shape
+    rng = v.make_rng(p.random_state)
+    scale = initial_scale(model, p)
+    model.user_factors = initial_factors(rng, m, p.factors, scale, p.dtype)
+    model.item_factors = initial_factors(rng, n, p.factors, scale, p.dtype)
+    model.user_biases = model.item_biases = None
+    model.global_mean = 0.0
+    if p.biases:
+        model.user_biases = np.zeros(m, p.dtype)
+        model.item_biases = np.zeros(n, p.dtype)
+        model.global_mean = target_mean()
+
+
+def initial_scale(model, p):
+    """The standard deviation of the initial factors: ``init_scale``, by default 0.01 with
+    an unobserved term and 0.1 without."""
+    if p.init_scale is not None:
+        return p.init_scale
+    return 0.01 if model._weighting.has_unobserved else 0.1
+
+
+def initial_factors(rng, rows, d, scale, dtype):
+    """Gaussian factors of standard deviation ``scale``, drawn in float32 and scaled in
+    place (no float64 temporary of rows x d), so float32 and float64 fits of one seed
+    start from the same values."""
+    X = rng.standard_normal((rows, d), dtype=np.float32)
+    X *= np.float32(scale)
+    return X if dtype == np.float32 else X.astype(dtype)
