@@ -377,6 +377,31 @@ def test_bad_frames_fail_clearly(client):
         DaskWALS(client=client, iterations=1, **IMPLICIT).fit(dd.from_pandas(df, npartitions=2))
 
 
+def test_engine_arguments_are_checked(client, sparse):
+    from fastmf.distributed import DaskEngine
+    with pytest.raises(TypeError, match="'engine' argument of WALS.fit must be a "
+                                        "fastmf.solvers.Engine"):
+        WALS(factors=2).fit(sparse, engine="dask")
+    for kw, name in ((dict(n_blocks=0), "n_blocks"), (dict(checkpoint_every=-1),
+                                                       "checkpoint_every"),
+                     (dict(num_threads=1.5), "num_threads")):
+        with pytest.raises(ValueError, match=f"'{name}' parameter of DaskEngine"):
+            DaskEngine(client, **kw)
+    with pytest.raises(ValueError, match="'client' parameter of DaskEngine"):
+        DaskEngine("tcp://127.0.0.1:8786")
+
+
+def test_a_plain_wals_fits_on_the_dask_engine(client, sparse):
+    from fastmf.distributed import DaskEngine
+    local = WALS(**_params(**IMPLICIT)).fit(sparse)
+    engine = DaskEngine(client, n_blocks=3)
+    dist = WALS(**_params(**IMPLICIT)).fit(sparse, engine=engine)
+    _assert_same(local, dist)
+    assert type(dist) is WALS and "bytes_received" in dist.history_[0]
+    again = WALS(**_params(**IMPLICIT)).fit(sparse, engine=engine)  # an engine is reusable
+    np.testing.assert_array_equal(again.user_factors, dist.user_factors)
+
+
 def test_a_closed_client_fails_clearly(client, sparse):
     closed = distributed.Client(client.scheduler.address)
     closed.close()

@@ -58,10 +58,18 @@ class DaskEngine(Engine):
     name = "dask"
 
     def __init__(self, client=None, *, n_blocks=None, num_threads=None, checkpoint_every=1):
+        owner = type(self).__name__
+        if client is not None and not all(hasattr(client, a) for a in
+                                          ("submit", "scatter", "gather", "status")):
+            raise ValueError(f"The 'client' parameter of {owner} must be None or a "
+                             f"distributed.Client. Got {type(client).__name__} instead.")
         self.client = client
-        self.n_blocks = n_blocks
-        self.num_threads = num_threads
-        self.checkpoint_every = checkpoint_every
+        self.n_blocks = None if n_blocks is None else v.check_int(owner, "n_blocks",
+                                                                  n_blocks, low=1)
+        self.num_threads = (None if num_threads is None else
+                            v.check_int(owner, "num_threads", num_threads, low=0) or None)
+        self.checkpoint_every = v.check_int(owner, "checkpoint_every", checkpoint_every,
+                                            low=0)
         self._cluster = None
         self._client = None
         self._layout = None
@@ -198,7 +206,7 @@ class DaskSweeps:
                                                          self.state["users"])])
         self.iteration = 0
         self.gathered = -1
-        self.checkpoint = None
+        self.checkpoints = []
         self._checkpoint()
 
     # ------------------------------------------------------------------ set-up pieces
@@ -324,23 +332,23 @@ class DaskSweeps:
     def release(self):
         """Drop every future of the fit (the last reference to a future releases its
         data on the workers)."""
-        self.state, self.index, self.checkpoint, self.users_total = {}, {}, None, None
+        self.state, self.index, self.checkpoints, self.users_total = {}, {}, [], None
 
     # ------------------------------------------------------------------ faults
     def _live_workers(self):
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def _checkpoint(self):
-        """Copy every factor block to a second worker (worker to worker) and keep both
-        until the next checkpoint."""
+        """Copy every factor block to a second worker (worker to worker), without waiting:
+        the copies are made while the next iteration runs. The previous checkpoint is
+        kept until this one is complete."""
         if not self.every:
             return
-        from distributed import wait
         workers = self._live_workers()
         if len(workers) < 2:
             return
         futures = self.state["users"] + self.state["items"]
-        held = self.client.who_has(futures)
+        held = self.client.who_has([f for f in futures if f.status == "finished"])
         pairs = {}
         for side in ("users", "items"):
             pairs[side] = []
@@ -352,38 +360,45 @@ class DaskSweeps:
                 copy = self.client.submit(copy_state, f, workers=[buddy],
                                           allow_other_workers=True, pure=False)
                 pairs[side].append((f, copy))
-        wait([c for side in pairs.values() for _, c in side])
-        self.checkpoint = (self.iteration, pairs)
+        # keep the newest complete checkpoint and this one
+        complete = [c for c in self.checkpoints
+                    if all(cp.status == "finished" for side in c[1].values()
+                           for _, cp in side)]
+        self.checkpoints = complete[-1:] + [(self.iteration, pairs)]
+
+    def _restorable(self):
+        """The newest checkpoint every factor block of which survives in one of its two
+        copies, as (iteration, state), or None."""
+        for done, pairs in reversed(self.checkpoints):
+            alive = survivors(self.client, [f for side in pairs.values() for pair in side
+                                            for f in pair])
+            state = {side: [orig if alive(orig) else copy if alive(copy) else None
+                            for orig, copy in side_pairs]
+                     for side, side_pairs in pairs.items()}
+            if all(f is not None for side in state.values() for f in side):
+                return done, state
+        return None
 
     def _recover(self, attempt):
         """After a worker died: rebuild the lost data blocks, restore the factors of the
-        last checkpoint from whichever copy survived, and replay the iterations since."""
-        if self.checkpoint is None:
+        newest checkpoint that survived, and replay the iterations since."""
+        if not self.checkpoints:
             raise RuntimeError("A worker died during the fit and no checkpoint of the "
                                "factors was kept (checkpoint_every=0, or a one-worker "
                                "cluster).")
         time.sleep(min(2.0, 0.25 * 2 ** attempt))  # let a nanny restart its worker
         self.client.wait_for_workers(1, timeout=60)
         self.layout.repair()
-        done, pairs = self.checkpoint
-        alive = survivors(self.client, [f for side in pairs.values() for pair in side
-                                        for f in pair])
-
-        state = {}
-        for side, side_pairs in pairs.items():
-            state[side] = []
-            for r, (orig, copy) in zip(self.layout.refs[side], side_pairs):
-                keep = orig if alive(orig) else copy if alive(copy) else None
-                if keep is None:
-                    raise RuntimeError(f"The {side} factor rows {r.start}..{r.stop - 1} were "
-                                       f"lost with both workers that held them.")
-                state[side].append(keep)
-        self.state = state
+        restored = self._restorable()
+        if restored is None:
+            raise RuntimeError("Factor blocks were lost with both workers that held them; "
+                               "the fit cannot go on.")
+        done, self.state = restored
         self.index = {side: self._index(side) for side in ("users", "items")}
         self.users_total = self._reduce([self.client.submit(state_summary, r.block, s,
                                                             pure=False)
                                          for r, s in zip(self.layout.refs["users"],
-                                                         state["users"])])
+                                                         self.state["users"])])
         target = self.iteration
         self.iteration = done
         while self.iteration < target:
