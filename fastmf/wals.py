@@ -98,10 +98,18 @@ class WALS(FactorModel):
     biases : bool or 'auto', default 'auto'
         ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
-    solver : {'cg', 'cholesky'} or a registered solver name, default 'cg'
-        Row solver (see :mod:`fastmf.solvers`).
+    solver : {'cg', 'cholesky', 'ials++'} or a registered solver name, default 'cg'
+        Row solver (see :mod:`fastmf.solvers`): a few warm-started conjugate-gradient
+        steps, the exact Cholesky solve, or iALS++'s block-coordinate updates (see
+        ``block_size``).
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep.
+    block_size : int, default 32
+        Coordinates per block of ``solver='ials++'`` (iALS++, Rendle et al. 2021): each
+        half-sweep updates every row one block of coordinates at a time, each block solved
+        exactly with the others fixed. ``block_size >= factors`` is the exact solve; 32 to
+        128 suit large ``factors`` (hundreds to thousands), where Cholesky (d^3 per row)
+        and CG (d^2 per row and step) slow down.
     iterations : int, default 15
         Full sweeps (items then users).
     init_scale : float, optional
@@ -136,6 +144,7 @@ class WALS(FactorModel):
         **OBJECTIVE_CONSTRAINTS,
         "solver": Options(solvers.available),
         "cg_steps": Int(1),
+        "block_size": Int(1),
         "iterations": Int(0),
         "init_scale": Optional(Real(0.0, low_open=True)),
     }
@@ -149,7 +158,8 @@ class WALS(FactorModel):
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
                  popularity_exponent: float | Literal["auto"] = "auto",
-                 solver: str = "cg", cg_steps: int = 3, iterations: int = 15,
+                 solver: str = "cg", cg_steps: int = 3, block_size: int = 32,
+                 iterations: int = 15,
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
@@ -168,6 +178,7 @@ class WALS(FactorModel):
         self.popularity_exponent = popularity_exponent
         self.solver = solver
         self.cg_steps = cg_steps
+        self.block_size = block_size
         self.iterations = iterations
         self.init_scale = init_scale
         self.dtype = dtype

@@ -164,3 +164,17 @@ def sgd_epoch_reference(order, A, U, V, ub, vb, *, mu, lr, w0, gravity, lam_rows
         U = U - lr * 2 * w0 * U @ (V.T @ V)
         V = V - lr * 2 * w0 * V @ (U.T @ U)
     return U, V, ub, vb
+
+
+def subspace_rows(A, X0, Y, *, block, **kw):
+    """One pass of iALS++'s block updates from X0 on the dense systems: for each block B
+    of coordinates in order, x_B += M_BB^-1 (b - M x)_B."""
+    X = np.array(X0, float)
+    k = X.shape[1]
+    for i, (M, b) in enumerate(row_systems(A, Y, **kw)):
+        x = X[i]
+        for b0 in range(0, k, block):
+            B = slice(b0, min(b0 + block, k))
+            x[B] += np.linalg.solve(M[B, B], (b - M @ x)[B])
+        X[i] = x
+    return X

@@ -29,6 +29,8 @@ def make(name, **kw):
     """A model of each kind, small and deterministic (SGD on one thread)."""
     base = dict(random_state=0, dtype=np.float64)
     base.update(kw)
+    if name == "wals-ials++":  # blocks of 2 of the 5 coordinates (not the exact solve)
+        return WALS(5, solver="ials++", block_size=2, iterations=6, **base)
     if name.startswith("wals-"):
         return WALS(5, solver=name[5:], iterations=6, **base)
     if name == "sgd":
@@ -37,7 +39,7 @@ def make(name, **kw):
     return SVD(5, **base)
 
 
-MODELS = ["wals-cg", "wals-cholesky", "wals-dense", "sgd", "svd"]
+MODELS = ["wals-cg", "wals-cholesky", "wals-ials++", "wals-dense", "sgd", "svd"]
 # SVD has no biases (it fits the target matrix with weight 1 everywhere).
 CASES = [(m, IMPLICIT) for m in MODELS] + [(m, RATINGS) for m in MODELS if m != "svd"]
 IDS = [f"{m}-{'ratings' if p is RATINGS else 'implicit'}" for m, p in CASES]
@@ -207,7 +209,7 @@ def test_set_params_changes_the_next_fit_and_clone_round_trips(A, name):
 def test_a_bad_solver_name_is_rejected_at_fit(A):
     model = WALS(solver="lu")
     with pytest.raises(ValueError, match="'solver' parameter of WALS must be one of 'cg', "
-                                         "'cholesky', 'dense'"):
+                                         "'cholesky', 'ials\\+\\+', 'dense'"):
         model.fit(A)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_TESTS = ["test_kernels.py", "test_sgd.py", "test_metrics.py", "test_objective.py",
-                "test_sgd_ranking.py", "test_eals.py"]
+                "test_sgd_ranking.py", "test_eals.py", "test_subspace.py"]
 
 
 @pytest.mark.slow

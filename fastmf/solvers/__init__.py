@@ -24,8 +24,9 @@ from ._engine import Engine, LocalEngine
 from ._sweeps import Sweeps
 from .cg import CGSolver
 from .cholesky import CholeskySolver
+from .subspace import SubspaceSolver
 
-_BUILTIN = (CGSolver, CholeskySolver)
+_BUILTIN = (CGSolver, CholeskySolver, SubspaceSolver)
 _SOLVERS = {cls.name: cls for cls in _BUILTIN}
 
 
@@ -61,5 +62,5 @@ def get(name, params=None):
     return cls(params)
 
 
-__all__ = ["CGSolver", "CholeskySolver", "Engine", "LocalEngine", "RowSolver", "Side",
+__all__ = ["CGSolver", "CholeskySolver", "SubspaceSolver", "Engine", "LocalEngine", "RowSolver", "Side",
            "Sweeps", "available", "get", "half_sweep", "register", "unregister"]
