@@ -14,9 +14,13 @@ each block update cannot increase the row's objective):
     x_B += M_BB^-1 (r - M x)_B,   (r - M x)_B = sum_q (bw_q - cw_q s_q) y_qB - (g_i G x)_B
                                                  - lam_i x_B
 
-with the predictions s_q = <x, y_q> and the product g_i G x kept up to date after every
-block (nnz_i b and k b). One pass costs about nnz_i k (b + 3) + k^2 + (k / b) b^3 / 3
-instead of nnz_i k^2 + k^3 / 3; ``b = k`` is the exact solve, ``b = 1`` coordinate descent.
+with the predictions s_q = <x, y_q> kept up to date after every block (nnz_i b). As in
+Rendle et al., the blocks are the outer loop and the rows the inner, parallel one: the
+Gram part of every row's residual, (G x_i)_B, is then one matrix product X G[:, B] per
+chunk of rows (BLAS), and the predictions of all entries are kept in one array of nnz
+values (with the entries' two weight coefficients: 3 nnz values of scratch). One pass
+costs about nnz_i k (b + 3) + k^2 + (k / b) b^3 / 3 per row instead of nnz_i k^2 + k^3 / 3;
+``b = k`` is the exact solve, ``b = 1`` coordinate descent.
 """
 
 import numpy as np
@@ -27,82 +31,72 @@ from .wals import FASTMATH
 from .wals_cholesky import _cholesky_solve_inplace
 from .weights import _row_coefficients, _row_coefficients_items
 
+# Rows with at most this many entries build their block systems by rank-one updates in
+# place; longer rows gather the entries and let BLAS form the sum.
+_SMALL = 32
+
 
 @njit(cache=True, fastmath=FASTMATH)
-def _subspace_row(start, end, indices, Y, gram, g_i, lam_i, cw, bw, x, s, Gx, M, rho, z, Z,
-                  Zc, T, Zl, Zcl, Tl, block):
-    """One pass of block updates over row ``x`` (in place). Returns the number of blocks
-    whose system was not positive definite (their coordinates are left unchanged). Z, Zc,
-    T are scratch of the block's width, Zl, Zcl, Tl of the last block's (k % block) when
-    narrower (BLAS needs contiguous operands)."""
-    k = x.shape[0]
+def _block_update(start, end, indices, Y, gram, g_i, lam_i, CW, BW, S, x, h, b0, M, rho, z,
+                  Z, Zc, T):
+    """Solve block ``b0 .. b0 + nb`` of row ``x`` exactly with the other coordinates fixed
+    (in place), ``h`` being ``(G x)_B``; the predictions ``S[start:end]`` follow. Returns
+    False, leaving the row unchanged, when the block's system is not positive definite."""
+    nb = rho.shape[0]
     nnz = end - start
     zero = x[0] - x[0]
-    # predictions and the Gram product at the current x
-    for q in range(nnz):
-        y = Y[indices[start + q]]
-        acc = zero
-        for a in range(k):
-            acc += y[a] * x[a]
-        s[q] = acc
-    for a in range(k):
-        acc = zero
-        ga = gram[a]
-        for t in range(k):
-            acc += ga[t] * x[t]
-        Gx[a] = g_i * acc
-    failed = 0
-    for b0 in range(0, k, block):
-        b1 = min(b0 + block, k)
-        nb = b1 - b0
-        # M_BB and the block's residual
-        for a in range(nb):
-            ga = gram[b0 + a]
-            for t in range(nb):
-                M[a, t] = g_i * ga[b0 + t]
-            M[a, a] += lam_i
-            rho[a] = -Gx[b0 + a] - lam_i * x[b0 + a]
-        if nb == block:
-            Zb, Zcb, Tb = Z, Zc, T
-        else:
-            Zb, Zcb, Tb = Zl, Zcl, Tl
-        rows = Zb.shape[0]
-        for q0 in range(0, nnz, rows):
-            nq = min(rows, nnz - q0)
+    for a in range(nb):
+        ga = gram[b0 + a]
+        ma = M[a]
+        for t in range(nb):
+            ma[t] = g_i * ga[b0 + t]
+        ma[a] += lam_i
+        rho[a] = -g_i * h[a] - lam_i * x[b0 + a]
+    if nnz <= _SMALL:
+        # few entries: rank-one updates in place (a BLAS call costs more here)
+        for q in range(start, end):
+            yb = Y[indices[q]][b0:b0 + nb]
+            c = CW[q]
+            e = BW[q] - c * S[q]
+            for a in range(nb):
+                ya = yb[a]
+                rho[a] += e * ya
+                ca = c * ya
+                ma = M[a]
+                for t in range(nb):
+                    ma[t] += ca * yb[t]
+    else:
+        rows = Z.shape[0]
+        for q0 in range(start, end, rows):
+            nq = min(rows, end - q0)
             for q in range(nq):
-                y = Y[indices[start + q0 + q]]
-                c = cw[q0 + q]
-                e = bw[q0 + q] - c * s[q0 + q]
-                zq = Zb[q]
-                zcq = Zcb[q]
+                yb = Y[indices[q0 + q]][b0:b0 + nb]
+                c = CW[q0 + q]
+                e = BW[q0 + q] - c * S[q0 + q]
+                zq = Z[q]
+                zcq = Zc[q]
                 for a in range(nb):
-                    ya = y[b0 + a]
+                    ya = yb[a]
                     zq[a] = ya
                     zcq[a] = c * ya
                     rho[a] += e * ya
-            np.dot(Zb[:nq].T, Zcb[:nq], Tb)
+            np.dot(Z[:nq].T, Zc[:nq], T)
             for a in range(nb):
+                ma = M[a]
+                ta = T[a]
                 for t in range(nb):
-                    M[a, t] += Tb[a, t]
-        if not _cholesky_solve_inplace(M[:nb, :nb], rho[:nb], z, nb):
-            failed += 1
-            continue
-        # apply the step: x_B, the predictions and the Gram product
+                    ma[t] += ta[t]
+    if not _cholesky_solve_inplace(M, rho, z, nb):
+        return False
+    for a in range(nb):
+        x[b0 + a] += rho[a]
+    for q in range(start, end):
+        yb = Y[indices[q]][b0:b0 + nb]
+        acc = zero
         for a in range(nb):
-            x[b0 + a] += rho[a]
-        for q in range(nnz):
-            y = Y[indices[start + q]]
-            acc = zero
-            for a in range(nb):
-                acc += y[b0 + a] * rho[a]
-            s[q] += acc
-        for a in range(k):
-            ga = gram[a]
-            acc = zero
-            for t in range(nb):
-                acc += ga[b0 + t] * rho[t]
-            Gx[a] += g_i * acc
-    return failed
+            acc += yb[a] * rho[a]
+        S[q] += acc
+    return True
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -111,8 +105,9 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
                         max_nnz, chunks, block, passes, loss):
     """Update every row of ``X`` by ``passes`` passes of block updates of ``block``
     coordinates (warm-started from the current rows). Returns the number of rows with a
-    block whose system was not positive definite. A non-empty ``loss`` gets each chunk's
-    share of the objective after the update, as in :func:`._wals_rows_cg`."""
+    block whose system was not positive definite (that block is left unchanged). A
+    non-empty ``loss`` gets each chunk's share of the objective after the update, as in
+    :func:`._wals_rows_cg`."""
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)
@@ -122,48 +117,69 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
     alpha = dt(alpha)
     eps = dt(eps)
     n_chunks = chunks.shape[0] - 1
-    failed = np.zeros(n_chunks, dtype=np.int64)
+    m = X.shape[0]
     b = max(1, min(block, k))
-    rows = min(max(max_nnz, 1), 64)
-    track = loss.shape[0] > 0
+    zrows = min(max(max_nnz, 1), 64)
+    nnz_all = indptr[m]
+    # the entries' coefficients and predictions, for the whole half-sweep
+    CW = np.empty(nnz_all, dtype=X.dtype)
+    BW = np.empty(nnz_all, dtype=X.dtype)
+    S = np.empty(nnz_all, dtype=X.dtype)
+    bad = np.zeros(m, dtype=np.uint8)
     for c in prange(n_chunks):
-        M = np.empty((b, b), dtype=X.dtype)
-        T = np.empty((b, b), dtype=X.dtype)
-        Z = np.empty((rows, b), dtype=X.dtype)
-        Zc = np.empty((rows, b), dtype=X.dtype)
-        last = k % b
-        Zl = np.empty((rows, last), dtype=X.dtype)
-        Zcl = np.empty((rows, last), dtype=X.dtype)
-        Tl = np.empty((last, last), dtype=X.dtype)
-        rho = np.empty(b, dtype=X.dtype)
-        z = np.empty(b, dtype=X.dtype)
-        Gx = np.empty(k, dtype=X.dtype)
-        x = np.empty(k, dtype=X.dtype)
-        cw = np.empty(max_nnz, dtype=X.dtype)
-        bw = np.empty(max_nnz, dtype=X.dtype)
-        s = np.empty(max_nnz, dtype=X.dtype)
         for i in range(chunks[c], chunks[c + 1]):
             start = indptr[i]
             end = indptr[i + 1]
             if per_item:
                 _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec,
                                         w0_by_row, row_scale, col_scale, kind, alpha, eps,
-                                        binary, has_scale, cw, bw)
+                                        binary, has_scale, CW[start:end], BW[start:end])
             else:
                 _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
-                                  col_scale, kind, alpha, eps, binary, has_scale, cw, bw)
-            g_i = w0_vec[i] if scale_rows else g_one
+                                  col_scale, kind, alpha, eps, binary, has_scale,
+                                  CW[start:end], BW[start:end])
+            x = X[i]
+            for q in range(start, end):
+                y = Y[indices[q]]
+                acc = x[0] - x[0]
+                for a in range(k):
+                    acc += y[a] * x[a]
+                S[q] = acc
+    for _ in range(passes):
+        for b0 in range(0, k, b):
+            nb = min(b, k - b0)
+            GB = np.empty((k, nb), dtype=X.dtype)
             for a in range(k):
-                x[a] = X[i, a]
-            bad = 0
-            for _ in range(passes):
-                bad += _subspace_row(start, end, indices, Y, gram, g_i, lam[i], cw, bw, x,
-                                     s, Gx, M, rho, z, Z, Zc, T, Zl, Zcl, Tl, b)
-            for a in range(k):
-                X[i, a] = x[a]
-            if bad:
-                failed[c] += 1
-            if track:
-                loss[c] += _row_terms(s, start, end - start, i, indices, values, offsets,
-                                      binary, x, cw, w0, w0_vec, w0_by_row, lam[i])
-    return failed.sum()
+                for t in range(nb):
+                    GB[a, t] = gram[a, b0 + t]
+            for c in prange(n_chunks):
+                r0 = chunks[c]
+                r1 = chunks[c + 1]
+                if r1 == r0:
+                    continue
+                H = np.empty((r1 - r0, nb), dtype=X.dtype)
+                np.dot(X[r0:r1], GB, H)  # (G x_i)_B for the chunk's rows
+                M = np.empty((nb, nb), dtype=X.dtype)
+                T = np.empty((nb, nb), dtype=X.dtype)
+                Z = np.empty((zrows, nb), dtype=X.dtype)
+                Zc = np.empty((zrows, nb), dtype=X.dtype)
+                rho = np.empty(nb, dtype=X.dtype)
+                z = np.empty(nb, dtype=X.dtype)
+                for i in range(r0, r1):
+                    g_i = w0_vec[i] if scale_rows else g_one
+                    if not _block_update(indptr[i], indptr[i + 1], indices, Y, gram, g_i,
+                                         lam[i], CW, BW, S, X[i], H[i - r0], b0, M, rho, z,
+                                         Z, Zc, T):
+                        bad[i] = 1
+    if loss.shape[0] > 0:
+        for c in prange(n_chunks):
+            for i in range(chunks[c], chunks[c + 1]):
+                start = indptr[i]
+                end = indptr[i + 1]
+                loss[c] += _row_terms(S[start:end], start, end - start, i, indices, values,
+                                      offsets, binary, X[i], CW[start:end], w0, w0_vec,
+                                      w0_by_row, lam[i])
+    failed = 0
+    for i in range(m):
+        failed += bad[i]
+    return failed
