@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -130,7 +132,22 @@ def _decode_dtype(params):
 
 
 def load_model(path: str | os.PathLike) -> FactorModel:
-    """Read a model written by ``save``, checking every field against the others."""
+    """Read a model written by ``save``, checking every field against the others. Every
+    failure to read the file -- not a zip archive, a bad CRC, a file cut short, a missing
+    member, a member of the wrong dtype or shape -- is a :class:`ModelFileError` naming
+    the file and the cause."""
+    try:
+        return _load(path)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError,
+            TypeError, IndexError, AttributeError, MemoryError) as exc:
+        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ModelFileError(f"{os.fspath(path)}: cannot be read ({cause}); the file is "
+                             f"damaged or was not written by fastmf.save.") from None
+
+
+def _load(path):
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:

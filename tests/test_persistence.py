@@ -106,3 +106,66 @@ def test_a_save_that_fails_midway_keeps_the_previous_file(tmp_path, saved):
     assert sorted(p.name for p in path.parent.iterdir()) == ["m.npz"]
     again = fastmf.load(path)
     np.testing.assert_array_equal(again.user_factors, model.user_factors)
+
+
+def _damaged(path, tmp_path, how):
+    """A copy of the model file at ``path``, damaged in one way."""
+    import zipfile
+    raw = bytearray(path.read_bytes())
+    out = tmp_path / f"damaged-{how}.npz"
+    if how == "truncated":
+        raw = raw[:len(raw) // 2]
+    elif how == "crc":
+        # flip bytes inside the first member's data (its stored CRC no longer matches)
+        with zipfile.ZipFile(path) as z:
+            info = z.infolist()[0]
+        at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 20
+        raw[at:at + 8] = bytes(b ^ 0xFF for b in raw[at:at + 8])
+    elif how == "not-zip":
+        raw = b"this is no zip archive" + bytes(200)
+    elif how == "empty":
+        raw = b""
+    elif how in ("missing-member", "wrong-dtype", "bad-member"):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        if how == "missing-member":
+            del arrays["item_factors"]
+        elif how == "wrong-dtype":
+            arrays["user_factors"] = arrays["user_factors"].astype(np.int32)
+        np.savez(out, **arrays)
+        if how == "bad-member":  # a member that is not an .npy array at all
+            with zipfile.ZipFile(out, "a") as zf:
+                zf.writestr("user_biases.npy", b"not an array")
+        return out
+    out.write_bytes(bytes(raw))
+    return out
+
+
+DAMAGE = ["truncated", "crc", "not-zip", "empty", "missing-member", "wrong-dtype",
+          "bad-member"]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_every_damaged_file_is_a_model_file_error(tmp_path, saved, how):
+    _, path, _ = saved
+    bad = _damaged(path, tmp_path, how)
+    with pytest.raises(fastmf.ModelFileError) as info:
+        fastmf.load(bad)
+    assert str(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("how", ["truncated", "crc", "not-zip"])
+@pytest.mark.parametrize("command", ["recommend", "evaluate"])
+def test_the_command_line_reports_a_damaged_file_in_one_line(tmp_path, saved, how,
+                                                             command):
+    _, path, _ = saved
+    bad = _damaged(path, tmp_path, how)
+    data = tmp_path / "test.csv"
+    data.write_text("user,item\n100,1\n101,2\n")
+    args = [str(bad), "100"] if command == "recommend" else ["--model", str(bad), str(data)]
+    run = subprocess.run([sys.executable, "-m", "fastmf", command, *args],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastmf: error:"), run.stderr
+    assert "Traceback" not in run.stderr
