@@ -29,7 +29,7 @@ from ._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real
 from ._persistence import save_model
 from ._progress import progress_bar
 from ._run import Run
-from ._scoring import NotFittedError, Scoring, locked
+from ._scoring import NotFittedError, Scoring, fitting, reads
 from ._threads import resolve_num_threads, thread_context
 from ._weighting import CONFIDENCES, TARGETS, Weighting
 from .solvers import Side, half_sweep
@@ -222,12 +222,28 @@ class FactorModel(Params, Scoring):
         self._fit_params = self.get_params()
 
     # ------------------------------------------------------------------ the fit loop
-    @locked
+    @fitting
     def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
              **options):
+        # The fit runs on a working copy and its state is published in one step at the
+        # end (also after a Ctrl-C or an error, as the fit leaves it): a read from another
+        # thread sees the old model or the new one, never a mix, and never waits.
+        work = self._working_copy()
+        started = []
+        try:
+            work._fit_here(A, callback, show_progress, track_objective, started, options)
+        except BaseException:
+            if started:
+                self._publish(work)
+            raise
+        self._publish(work)
+        return self
+
+    def _fit_here(self, A, callback, show_progress, track_objective, started, options):
         p, csr, ids = self._setup(A, **options)
         self._forget_fit()
         self.history_ = []
+        started.append(True)
         run = None
         try:
             with interrupts.deferred():
@@ -249,7 +265,6 @@ class FactorModel(Params, Scoring):
             if run is None or not isinstance(exc, run.keeps):
                 self._forget_fit()
             raise
-        return self
 
     def _loop(self, run, csr, p, callback, show_progress, track_objective):
         """The iterations of a fit; a Ctrl-C is taken between steps (or inside a step at
@@ -302,7 +317,7 @@ class FactorModel(Params, Scoring):
                                      f"{where}.")
 
     # ------------------------------------------------------------------ fold-in
-    @locked
+    @reads
     def fold_in(self, A_rows: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
                 row_weights: ArrayLike | None = None, return_biases: bool = False,
                 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -386,7 +401,7 @@ class FactorModel(Params, Scoring):
         return csr
 
     # ------------------------------------------------------------------ objective, I/O
-    @locked
+    @reads
     def objective(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame
                   ) -> float:
         """The shared objective (see :func:`fastmf.objective`) of ``A`` with this model's
@@ -397,7 +412,7 @@ class FactorModel(Params, Scoring):
         with thread_context(self._threads()):
             return self._objective(csr)
 
-    @locked
+    @reads
     def save(self, path: str | os.PathLike) -> None:
         """Write parameters and fitted state to ``path`` (a NumPy ``.npz`` archive, no
         pickle; written to a temporary file and renamed, so a failed save keeps any

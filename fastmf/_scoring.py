@@ -38,10 +38,15 @@ class NotFittedError(RuntimeError):
 
 _LOCK_GUARD = threading.Lock()
 
+#: what a fit publishes: every attribute of the fitted state
+STATE = ("user_factors", "item_factors", "user_biases", "item_biases", "global_mean",
+         "user_ids_", "item_ids_", "history_", "_seen", "_weighting", "_fit_params",
+         "resolved_params_")
 
-def locked(method):
-    """Run ``method`` holding the model's lock: a fit holds it from start to end, so a read
-    from another thread during a refit waits and then sees the new model, never a mix."""
+
+def fitting(method):
+    """Run ``method`` (a fit) holding the model's fit lock: two fits of one model run one
+    after the other. Reads never take it."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._model_lock():
@@ -49,12 +54,26 @@ def locked(method):
     return wrapper
 
 
+def reads(method):
+    """Run ``method`` (a read) on a snapshot of the model: the fitted state as it was when
+    the call began, taken in one step (a fit publishes its state in one step too), so
+    reads run concurrently with each other and with a fit."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return method(self._snapshot(), *args, **kwargs)
+    return wrapper
+
+
 class Scoring:
     """predict / recommend / similar_items over ``user_factors`` and ``item_factors``.
 
-    Thread safety: the reading methods and ``fit`` of one model exclude each other (one
-    re-entrant lock per model), so concurrent reads during a refit either run before it or
-    wait for it to finish. Reads do not exclude each other's threads beyond that lock.
+    Thread safety: reads (``predict``, ``recommend``, ``similar_items``, ``fold_in``,
+    ``objective``, ``save``) work on a snapshot of the fitted state and run concurrently,
+    with each other and with a fit; a fit builds its state on a working copy and publishes
+    it in one step, so a read sees the old model or the new one, never a mix. Fits of one
+    model run one at a time. (The parallel kernels of concurrent calls run at the same
+    time under Numba's 'omp' and 'tbb' threading layers; under 'workqueue', which does not
+    support concurrent callers, they take turns: see :func:`fastmf._threads.thread_context`.)
     """
 
     def _model_lock(self):
@@ -68,6 +87,21 @@ class Scoring:
         state = dict(self.__dict__)
         state.pop("_rlock", None)
         return state
+
+    def _snapshot(self):
+        """A shallow copy of the model: parameters and fitted state as they are now."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__getstate__())
+        return view
+
+    def _working_copy(self):
+        """The model a fit works on (its state is published with :meth:`_publish`)."""
+        return self._snapshot()
+
+    def _publish(self, work):
+        """Make ``work``'s fitted state this model's, in one dict update (atomic for
+        other threads: they see all of it or none)."""
+        self.__dict__.update({name: getattr(work, name) for name in STATE})
 
     # ------------------------------------------------------------------ ids
     def _raw_mode(self, ids):
@@ -100,7 +134,7 @@ class Scoring:
         return out
 
     # ------------------------------------------------------------------ scoring
-    @locked
+    @reads
     def predict(self, users: ArrayLike, items: ArrayLike, *,
                 ids: Literal["auto", "raw", "index"] = "auto") -> np.ndarray:
         """Predicted value :math:`\\hat a_{ij}` for each pair ``(users[q], items[q])``.
@@ -151,7 +185,7 @@ class Scoring:
                 _topk_rows(s, ex_ptr, ex_idx, out_ids[start:stop], scores[start:stop])
         return out_ids, scores
 
-    @locked
+    @reads
     def recommend(self, users: ArrayLike, A: sp.sparray | sp.spmatrix | None = None,
                   k: int = 10, filter_seen: bool = True, *,
                   ids: Literal["auto", "raw", "index"] = "auto",
@@ -215,7 +249,7 @@ class Scoring:
         top, scores = _pad(top, scores, k)
         return self._item_out(top, raw), scores
 
-    @locked
+    @reads
     def similar_items(self, items: ArrayLike, k: int = 10, *,
                       ids: Literal["auto", "raw", "index"] = "auto",
                       ) -> tuple[np.ndarray, np.ndarray]:

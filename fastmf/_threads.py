@@ -1,5 +1,6 @@
 """One ``num_threads`` knob for Numba, with BLAS kept from competing for the same cores."""
 
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -20,16 +21,63 @@ def resolve_num_threads(owner, num_threads):
     return num_threads
 
 
+# Numba's 'workqueue' threading layer aborts the process when two threads launch parallel
+# kernels at once; 'omp' and 'tbb' support concurrent callers. Under workqueue (or before
+# the layer is known: it is chosen at the first parallel launch) the kernel sections of
+# different threads take turns on this lock.
+_TURNS = threading.RLock()
+_CONCURRENT_LAYERS = ("omp", "tbb")
+
+
+def concurrent_kernels():
+    """Whether parallel kernels may run from several threads at once (the active Numba
+    threading layer is 'omp' or 'tbb')."""
+    try:
+        return numba.threading_layer() in _CONCURRENT_LAYERS
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        return False
+
+
 @contextmanager
 def thread_context(num_threads):
-    """Run Numba kernels on ``num_threads`` threads and BLAS on one, restoring both after."""
+    """Run Numba kernels on ``num_threads`` threads (a per-thread setting in Numba) and
+    BLAS on one, restoring both after. Under a threading layer that does not support
+    concurrent callers, the sections of different threads run one at a time."""
+    turns = None if concurrent_kernels() else _TURNS
+    if turns is not None:
+        turns.acquire()
     previous = numba.get_num_threads()
     numba.set_num_threads(num_threads)
+    _blas_enter()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield num_threads
+        yield num_threads
     finally:
+        _blas_exit()
         numba.set_num_threads(previous)
+        if turns is not None:
+            turns.release()
+
+
+# BLAS's thread count is one setting for the whole process: the first thread into a
+# kernel section sets it to 1 and the last one out restores it (a limit per section would
+# let one thread's exit undo another's, or leave 1 behind for good).
+_BLAS_LOCK = threading.Lock()
+_blas = {"users": 0, "limiter": None}
+
+
+def _blas_enter():
+    with _BLAS_LOCK:
+        if _blas["users"] == 0:
+            _blas["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _blas["users"] += 1
+
+
+def _blas_exit():
+    with _BLAS_LOCK:
+        _blas["users"] -= 1
+        if _blas["users"] == 0:
+            _blas["limiter"].restore_original_limits()
+            _blas["limiter"] = None
 
 
 # Parallel loops run over this many chunks of about equal work. A fixed number (not one per

@@ -307,4 +307,4 @@ def check_iteration(model, it, failed, finite):
     if failed:
         warnings.warn(f"{failed} rows had a singular system at iteration {it + 1} "
                       f"(empty rows with reg = 0?) and kept their previous factors.",
-                      RuntimeWarning, stacklevel=7)  # the caller of fit
+                      RuntimeWarning, stacklevel=8)  # the caller of fit

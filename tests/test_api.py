@@ -275,3 +275,63 @@ def test_tune_finds_the_best_of_a_small_grid_and_refits():
     assert again.best_params == result.best_params and again.best_score == result.best_score
     with pytest.raises(ValueError, match="metric"):
         fastmf.tune(model, A, metric="accuracy")
+
+
+def test_eight_readers_and_twenty_refits_see_whole_models_and_overlap():
+    import threading
+    import time
+    A = random_csr(400, 300, 0.05, 6)
+    model = WALS(8, iterations=4, random_state=0).fit(A)
+    users = np.arange(60)
+    answers = [model.recommend(users, k=5)]  # every model that was ever published
+    spans, fits, errors, results = [], [], [], []
+    done = threading.Event()
+
+    def read():
+        try:
+            while not done.is_set():
+                t0 = time.perf_counter()
+                results.append(model.recommend(users, k=5))
+                spans.append((t0, time.perf_counter()))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def refit():
+        for seed in range(1, 21):
+            t0 = time.perf_counter()
+            model.set_params(random_state=seed).fit(A)
+            fits.append((t0, time.perf_counter()))
+            answers.append(model.recommend(users, k=5))
+        done.set()
+
+    readers = [threading.Thread(target=read) for _ in range(8)]
+    writer = threading.Thread(target=refit)
+    for t in readers + [writer]:
+        t.start()
+    for t in readers + [writer]:
+        t.join()
+    assert not errors and len(results) > 20
+    for ids, scores in results:
+        assert any(np.array_equal(ids, a[0]) and np.array_equal(scores, a[1])
+                   for a in answers)
+    # reads overlapped each other, and some of them a refit (they never wait for it)
+    spans.sort()
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+    assert any(f0 < r0 and r1 < f1 for r0, r1 in spans for f0, f1 in fits)
+
+
+def test_blas_threads_are_restored_after_concurrent_reads():
+    import threading
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+              if i["user_api"] == "blas"]
+    model = WALS(4, iterations=2, random_state=0).fit(random_csr(80, 60, 0.1, 1))
+    threads = [threading.Thread(target=lambda: [model.recommend(np.arange(20), k=3)
+                                                for _ in range(30)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+             if i["user_api"] == "blas"]
+    assert after == before
