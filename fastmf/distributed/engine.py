@@ -331,7 +331,16 @@ class DaskSweeps:
 
     def release(self):
         """Drop every future of the fit (the last reference to a future releases its
-        data on the workers)."""
+        data on the workers), after the checkpoint copies still in flight have finished
+        (a cluster closed under them logs their cancellation)."""
+        copies = [cp for _, pairs in self.checkpoints for side in pairs.values()
+                  for _, cp in side]
+        if copies and self.client.status == "running":
+            from distributed import wait
+            try:
+                wait(copies, timeout=30)
+            except Exception:  # noqa: BLE001 - a lost copy is no reason to fail here
+                pass
         self.state, self.index, self.checkpoints, self.users_total = {}, {}, [], None
 
     # ------------------------------------------------------------------ faults
