@@ -5,7 +5,8 @@ Two models with random factors (d = 64, float32): ML-100K-sized (943 users x 1,6
 and a 1M-item catalogue (10,000 users). Each request is ``recommend([user], k=20,
 filter_seen=False)``; a pool of 1, 2 and 4 threads serves --requests requests, and the
 figure is users per second (median of --repeats), with and without a lock around each
-call, alternated in one process.
+call, alternated in one process; and concurrent with each call's kernels on one thread
+(``num_threads=1``: the pool's threads, not Numba's, share the cores).
 
     python benchmarks/serving.py
 """
@@ -64,15 +65,24 @@ def main():
         model.recommend([0], k=20, filter_seen=False)  # compiled
         print(f"\n{name}: {m:,} users x {n:,} items, d = 64; users per second "
               f"(median of {args.repeats})")
-        print(f"  {'threads':>7s} {'one lock':>10s} {'concurrent':>11s} {'ratio':>6s}")
+        print(f"  {'threads':>7s} {'one lock':>10s} {'concurrent':>11s} {'ratio':>6s} "
+              f"{'concurrent, num_threads=1':>26s} {'ratio':>6s}")
         for threads in (1, 2, 4):
-            got = {True: [], False: []}
+            got = {"locked": [], "concurrent": [], "one-thread kernels": []}
             for _ in range(args.repeats):
-                for locked in (True, False):
-                    got[locked].append(throughput(model, threads, requests, locked))
-            lock_s, free_s = (statistics.median(got[True]), statistics.median(got[False]))
-            out[f"{name}/{threads}"] = {"locked": got[True], "concurrent": got[False]}
-            print(f"  {threads:7d} {lock_s:10.0f} {free_s:11.0f} {free_s / lock_s:6.2f}x")
+                model.num_threads = None
+                got["locked"].append(throughput(model, threads, requests, True))
+                got["concurrent"].append(throughput(model, threads, requests, False))
+                model.num_threads = 1
+                got["one-thread kernels"].append(throughput(model, threads, requests,
+                                                            False))
+            model.num_threads = None
+            med = {k: statistics.median(val) for k, val in got.items()}
+            out[f"{name}/{threads}"] = got
+            base = med["locked"]
+            print(f"  {threads:7d} {base:10.0f} {med['concurrent']:11.0f} "
+                  f"{med['concurrent'] / base:5.2f}x {med['one-thread kernels']:26.0f} "
+                  f"{med['one-thread kernels'] / base:5.2f}x")
     record.set(results=out)
     print(f"\nwritten to {args.out}")
 

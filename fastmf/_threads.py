@@ -4,7 +4,7 @@ import threading
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def resolve_num_threads(owner, num_threads):
@@ -61,14 +61,18 @@ def thread_context(num_threads):
 # BLAS's thread count is one setting for the whole process: the first thread into a
 # kernel section sets it to 1 and the last one out restores it (a limit per section would
 # let one thread's exit undo another's, or leave 1 behind for good).
+# The BLAS libraries are found once (threadpoolctl's scan of the loaded libraries costs
+# about a millisecond with Numba's OpenMP loaded: more than a small recommend call).
 _BLAS_LOCK = threading.Lock()
-_blas = {"users": 0, "limiter": None}
+_blas = {"users": 0, "limiter": None, "controller": None}
 
 
 def _blas_enter():
     with _BLAS_LOCK:
         if _blas["users"] == 0:
-            _blas["limiter"] = threadpool_limits(limits=1, user_api="blas")
+            if _blas["controller"] is None:
+                _blas["controller"] = ThreadpoolController()
+            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
         _blas["users"] += 1
 
 
