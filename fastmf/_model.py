@@ -89,8 +89,13 @@ class FactorModel(Params, Scoring):
     user_ids_ = None
     item_ids_ = None
     history_ = ()
-    # Structure (indptr, indices) of the training matrix, for recommend's seen-item filter.
+    # The training matrix (validated CSR), for recommend's seen-item filter and partial_fit;
+    # _seen_values: whether its values are the training values (a file written without
+    # them gives the structure only); _grams: (U^T U, V^T diag(w0) V), float64, kept by
+    # partial_fit.
     _seen = None
+    _seen_values = False
+    _grams = None
     # The weighting of the last fit (what fold_in and loss use).
     _weighting = None
     _fit_params = None
@@ -160,6 +165,8 @@ class FactorModel(Params, Scoring):
         self.user_biases = self.item_biases = None
         self.user_ids_ = self.item_ids_ = None
         self._seen = None
+        self._seen_values = False
+        self._grams = None
 
     def _check_fitted(self):
         if not self.is_fitted:
@@ -250,6 +257,7 @@ class FactorModel(Params, Scoring):
                 run = self._start(csr, p, **options)
                 self.user_ids_, self.item_ids_ = ids if run.ids is None else run.ids
                 self._seen = run.seen(csr)
+                self._seen_values = self._seen is csr
                 self._loop(run, csr, p, callback, show_progress, track_objective)
                 run.finish()
         except KeyboardInterrupt:

@@ -67,6 +67,8 @@ def save_model(model, path):
         if model._seen is not None:
             state["seen_indptr"] = model._seen.indptr
             state["seen_indices"] = model._seen.indices
+            if model._seen_values:
+                state["seen_data"] = model._seen.data[:model._seen.nnz]
             state["seen_shape"] = np.array(model._seen.shape)
         if model.user_ids_ is not None:
             state["user_ids"] = np.asarray(model.user_ids_)
@@ -211,15 +213,19 @@ def _load(path):
                 if shape != (m, n):
                     raise _bad(path, "seen_shape", f"is {shape}, the factors give {(m, n)}")
                 indptr, indices = z["seen_indptr"], z["seen_indices"]
+                values = "seen_data" in z.files
+                data = (_vector(z, path, "seen_data", indices.shape[0]) if values
+                        else np.ones(indices.shape[0], np.float32))
                 import scipy.sparse as sp
                 try:
                     seen = v.check_matrix(
-                        sp.csr_array((np.ones(indices.shape[0], np.float32), indices, indptr),
-                                     shape=shape), "seen items", dtype=np.float32)
+                        sp.csr_array((data, indices, indptr), shape=shape), "seen items",
+                        dtype=U.dtype if values else np.float32)
                 except (ValueError, TypeError) as exc:
                     raise _bad(path, "seen_indptr/seen_indices", f"is not a valid matrix "
                                                                  f"({exc})") from None
                 model._seen = seen
+                model._seen_values = values
         if "extra__history" in z.files:
             try:
                 history = json.loads(str(z["extra__history"]))

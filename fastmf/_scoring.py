@@ -40,8 +40,8 @@ _LOCK_GUARD = threading.Lock()
 
 #: what a fit publishes: every attribute of the fitted state
 STATE = ("user_factors", "item_factors", "user_biases", "item_biases", "global_mean",
-         "user_ids_", "item_ids_", "history_", "_seen", "_weighting", "_fit_params",
-         "resolved_params_")
+         "user_ids_", "item_ids_", "history_", "_seen", "_seen_values", "_grams",
+         "_weighting", "_fit_params", "resolved_params_")
 
 
 def fitting(method):
@@ -113,9 +113,15 @@ class Scoring:
         return mode == "raw" or (mode == "auto" and self.user_ids_ is not None)
 
     def _user_rows(self, users, raw):
-        if raw:
-            return lookup_ids(self.user_ids_, users, "users")
-        return v.check_ids("users", users, self.n_users)
+        try:
+            if raw:
+                return lookup_ids(self.user_ids_, users, "users")
+            return v.check_ids("users", users, self.n_users)
+        except KeyError as exc:
+            raise KeyError(f"{exc.args[0]} For users outside the model, pass their "
+                           f"interactions instead of their ids: recommend(Interactions or a "
+                           f"DataFrame of their rows) folds them in; partial_fit adds them "
+                           f"to the model.") from None
 
     def _item_rows(self, items, raw):
         if raw:
@@ -188,14 +194,19 @@ class Scoring:
     @reads
     def recommend(self, users: ArrayLike, A: sp.sparray | sp.spmatrix | None = None,
                   k: int = 10, filter_seen: bool = True, *,
-                  ids: Literal["auto", "raw", "index"] = "auto",
+                  ids: Literal["auto", "raw", "index"] = "auto", as_frame: bool = False,
                   ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for each user, best first.
 
         Parameters
         ----------
-        users : array-like
-            Raw user ids (a model fitted on raw ids) or user indices (see ``ids``).
+        users : array-like, or the interactions of users outside the model
+            Raw user ids (a model fitted on raw ids) or user indices (see ``ids``). Or
+            the interaction rows of users the model has not seen -- a scipy.sparse matrix
+            over the model's items, or :class:`fastmf.Interactions` / a DataFrame with
+            columns user, item (and value) in raw ids: they are folded in (one exact row
+            solve each, :meth:`fold_in`), scored with the biases, and their own items are
+            filtered out with ``filter_seen``.
         A : scipy.sparse matrix, shape (n_users, n_items), optional
             Interactions whose stored entries are removed from the recommendations when
             ``filter_seen``; defaults to the training matrix.
@@ -206,6 +217,10 @@ class Scoring:
             Remove the items each user already has in ``A``.
         ids : {'auto', 'raw', 'index'}
             'auto': raw ids in and out for a model fitted on raw ids, indices otherwise.
+        as_frame : bool
+            Return a pandas DataFrame in long format instead: one row per recommendation
+            with columns user, item, score, rank (1 = best), in the order of ``users``;
+            no rows for the empty slots when fewer than ``k`` items remain.
 
         Returns
         -------
@@ -215,6 +230,46 @@ class Scoring:
             Predicted values; ties are broken by the lower item index.
         """
         self._check_fitted()
+        as_frame = v.check_bool("recommend", "as_frame", as_frame)
+        if _interaction_rows(users):
+            labels, top, scores = self._recommend_rows(users, k, filter_seen, ids)
+            return _frame(labels, top, scores) if as_frame else (top, scores)
+        top, scores = self._recommend(users, A, k, filter_seen, ids)
+        if as_frame:
+            return _frame(np.asarray(users) if np.ndim(users) else np.asarray([users]),
+                          top, scores)
+        return top, scores
+
+    def _recommend_rows(self, rows, k, filter_seen, ids):
+        """(user labels, ids, scores) for users outside the model, from their rows."""
+        raw = self._raw_mode(ids)
+        k = v.check_int("recommend", "k", k, low=1)
+        filter_seen = v.check_bool("recommend", "filter_seen", filter_seen)
+        rows = self._as_input(rows)
+        labels = getattr(rows, "user_ids", None)
+        csr = v.check_matrix(self._rows_by_item_id(rows), "users", dtype=np.float64,
+                             shape=(None, self.n_items))
+        labels = np.arange(csr.shape[0]) if labels is None else labels
+        seen_sp = csr.to_scipy()
+        X, b = self.fold_in(seen_sp, return_biases=True)
+
+        def exclude(start, stop):
+            if not filter_seen:
+                return np.zeros(stop - start + 1, np.int64), np.zeros(1, np.int64)
+            sub = seen_sp[start:stop]
+            return sub.indptr.astype(np.int64), sub.indices.astype(np.int64)
+
+        offsets = None
+        if self.user_biases is not None:
+            offsets = self.item_biases.astype(self.item_factors.dtype)
+        top, scores = self._topk(X.astype(self.item_factors.dtype), self.item_factors,
+                                 min(k, self.n_items), exclude, offsets)
+        if self.user_biases is not None:
+            scores += (self.global_mean + b)[:, None].astype(scores.dtype)
+        top, scores = _pad(top, scores, k)
+        return labels, self._item_out(top, raw), scores
+
+    def _recommend(self, users, A, k, filter_seen, ids):
         raw = self._raw_mode(ids)
         users = self._user_rows(users, raw)
         k = v.check_int("recommend", "k", k, low=1)
@@ -274,6 +329,24 @@ class Scoring:
         top, sims = self._topk(Vn[items], Vn, min(k, max(1, self.n_items - 1)), exclude)
         top, sims = _pad(top, sims, k)
         return self._item_out(top, raw), sims
+
+
+def _interaction_rows(users):
+    """Whether ``recommend``'s first argument holds interaction rows, not user ids."""
+    import scipy.sparse as sp
+    from ._interactions import Interactions
+    return (sp.issparse(users) or isinstance(users, Interactions)
+            or (hasattr(users, "columns") and type(users).__name__ == "DataFrame"))
+
+
+def _frame(users, ids, scores):
+    """Long-format recommendations (user, item, score, rank), empty slots left out."""
+    import pandas as pd
+    k = ids.shape[1]
+    keep = np.isfinite(scores).ravel()
+    return pd.DataFrame({"user": np.repeat(users, k)[keep], "item": ids.ravel()[keep],
+                         "score": scores.ravel()[keep],
+                         "rank": np.tile(np.arange(1, k + 1), len(users))[keep]})
 
 
 def _pad(ids, scores, k):

@@ -10,7 +10,10 @@ import numpy as np
 from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Int, Optional, Options, Real
+from . import _interrupts as interrupts
 from ._persistence import register_model
+from ._scoring import fitting
+from ._threads import thread_context
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,6 +233,54 @@ class WALS(FactorModel):
                              track_objective=track_objective, engine=engine)
         finally:
             engine.close()
+
+    @fitting
+    def partial_fit(self, new: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+                    duplicates: Literal["add", "replace"] = "add", sweeps: int = 1) -> WALS:
+        """Take new interactions into the fitted model without a full refit.
+
+        The new entries are merged into the training matrix the model keeps, unknown raw
+        ids extend ``user_ids_`` / ``item_ids_`` and the factor matrices, and every user
+        and item row the new entries touch is re-solved exactly (Cholesky, against the
+        whole other side), items then users, ``sweeps`` times. The Gram matrices are
+        updated with the changed rows only. Rows the new entries do not touch keep their
+        factors: a full ``fit`` remains the reference, and ``benchmarks/replay.py``
+        measures what the shortcut costs in quality and saves in time.
+
+        Parameters
+        ----------
+        new : scipy.sparse matrix, fastmf.Interactions or pandas.DataFrame
+            The new entries. A matrix is over the model's indices (a model fitted on a
+            matrix may get a larger one: extra rows and columns are new users and items);
+            Interactions or a DataFrame (columns user, item, optionally value) hold raw
+            ids, for a model fitted on raw ids.
+        duplicates : {'add', 'replace'}
+            For a (user, item) pair the model already holds: add the new value to the old
+            one (counts, clicks), or replace it (a re-rating).
+        sweeps : int
+            Rounds of re-solving the touched items, then the touched users.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The values resolved by the first fit (``resolved_params_``: ``w0``, ``reg``, the
+        confidence) stay fixed; with per-item unobserved weights a new item gets the
+        overall level ``w0``. The model keeps its training matrix for this (the same
+        arrays ``recommend`` filters seen items with; saved with the model). Not available
+        with ``row_weights`` / ``col_weights``, nor for a model fitted on a Dask
+        DataFrame. The update is published in one step like a fit's: concurrent reads see
+        the model before or after it, and a Ctrl-C leaves the model as it was.
+        """
+        from ._incremental import partial_fit
+        work = self._working_copy()
+        with interrupts.deferred(), thread_context(self._threads()):
+            partial_fit(work, new, duplicates=duplicates, sweeps=sweeps)
+            interrupts.checkpoint()
+        self._publish(work)
+        return self
 
     def _engine(self):
         """The engine of a fit that names none."""
