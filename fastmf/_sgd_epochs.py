@@ -154,16 +154,18 @@ class Epochs:
         # -w0 <u, v>^2 corrections no longer run a whole epoch unbalanced.
         parts = model.gravity_steps if self.gravity else 1
         for part in np.array_split(order, parts):
-            if stop is not None and stop():
-                return False
-            _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
-                               np.ascontiguousarray(part), True, self.row_div, self.col_div,
-                               U, V, self.ub, self.vb, self.g2u, self.g2v, self.g2ub,
-                               self.g2vb, self.mu, w0, w0_vec, w0_by_row, self.gravity,
-                               self.negatives,
-                               self.lam_rows, self.lam_cols, row_scale, col_scale, kind,
-                               alpha, eps, binary, has_scale, model.biases, lr, self.schedule,
-                               seeds)
+            # with a stop test, the part runs as kernel calls of at most SLICE_ENTRIES
+            # entries (the blocks in the same order: on one thread the same updates)
+            for piece in (_pieces(part, self.block_ptr) if stop is not None else (part,)):
+                if stop is not None and stop():
+                    return False
+                _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
+                                   np.ascontiguousarray(piece), True, self.row_div,
+                                   self.col_div, U, V, self.ub, self.vb, self.g2u, self.g2v,
+                                   self.g2ub, self.g2vb, self.mu, w0, w0_vec, w0_by_row,
+                                   self.gravity, self.negatives, self.lam_rows,
+                                   self.lam_cols, row_scale, col_scale, kind, alpha, eps,
+                                   binary, has_scale, model.biases, lr, self.schedule, seeds)
             if self.gravity and self.w0_items is not None:
                 # users: V^T diag(w0) V; items: w0_j U^T U, the weights applied per row
                 w0i = self.w0_items
@@ -183,6 +185,23 @@ class Epochs:
 
     def restore(self, state):
         self.U[:], self.V[:], self.ub[:], self.vb[:] = state
+
+
+# Entries per kernel call of an epoch that can be stopped (a Ctrl-C is taken between two
+# calls: a fraction of a second even on a loaded machine).
+SLICE_ENTRIES = 1 << 19
+
+
+def _pieces(blocks, block_ptr):
+    """``blocks`` (an epoch's block order) cut, in order, into runs of at most about
+    SLICE_ENTRIES entries."""
+    sizes = (block_ptr[blocks + 1] - block_ptr[blocks]).astype(np.int64)
+    total = int(sizes.sum())
+    if total <= SLICE_ENTRIES or blocks.size <= 1:
+        return [blocks]
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(SLICE_ENTRIES, total, SLICE_ENTRIES),
+                           side="right")
+    return [p for p in np.split(blocks, np.unique(cuts)) if p.size]
 
 
 def penalty_steps(run, lr):

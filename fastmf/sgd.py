@@ -249,7 +249,7 @@ class _SgdRun(Run):
     def step(self, it):
         run = self.run
         state = run.state()
-        if not run.epoch(it, stop=interrupts.pending):
+        if not run.epoch(it, stop=interrupts.pending if interrupts.active() else None):
             run.restore(state)  # a Ctrl-C between two parts: back to the last full epoch
             interrupts.checkpoint()
         if not (np.isfinite(run.U).all() and np.isfinite(run.V).all()

@@ -89,3 +89,51 @@ def test_deferral_is_a_no_op_outside_the_main_thread():
     t.join()
     assert seen == [False]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _fit_in_a_thread(make, A):
+    import threading
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("m", make().fit(A)))
+    t.start()
+    t.join()
+    return out["m"]
+
+
+@pytest.mark.parametrize("solver", ["cg", "cholesky", "ials++"])
+def test_half_sweeps_cut_into_slices_give_the_same_factors(solver, monkeypatch):
+    # a fit in the main thread defers Ctrl-C and runs long half-sweeps in slices (here
+    # tiny ones); in another thread it runs them whole: the factors agree exactly
+    from conftest import random_csr
+
+    import fastmf
+    from fastmf.solvers import _base
+    monkeypatch.setattr(_base, "SLICE_WORK", 2000)
+    A = random_csr(200, 150, 0.05, 3)
+
+    def make():
+        return fastmf.WALS(6, solver=solver, block_size=4, iterations=3, random_state=0,
+                           dtype=np.float64)
+
+    sliced = make().fit(A)
+    whole = _fit_in_a_thread(make, A)
+    np.testing.assert_array_equal(sliced.user_factors, whole.user_factors)
+    np.testing.assert_array_equal(sliced.item_factors, whole.item_factors)
+    assert [h["objective"] for h in sliced.history_] == pytest.approx(
+        [h["objective"] for h in whole.history_], rel=1e-12)
+
+
+def test_sgd_epochs_cut_into_pieces_give_the_same_factors(monkeypatch):
+    from conftest import random_csr
+
+    import fastmf
+    from fastmf import _sgd_epochs
+    monkeypatch.setattr(_sgd_epochs, "SLICE_ENTRIES", 50)
+    A = random_csr(200, 150, 0.05, 3)
+
+    def make():
+        return fastmf.SGD(6, epochs=3, lr=0.05, lr_schedule="adagrad", random_state=0,
+                          num_threads=1, dtype=np.float64)
+
+    np.testing.assert_array_equal(make().fit(A).user_factors,
+                                  _fit_in_a_thread(make, A).user_factors)

@@ -120,8 +120,10 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
     m = X.shape[0]
     b = max(1, min(block, k))
     zrows = min(max(max_nnz, 1), 64)
-    nnz_all = indptr[m]
-    # the entries' coefficients and predictions, for the whole half-sweep
+    # the entries' coefficients and predictions, for the rows of ``chunks`` (entries e0 ..)
+    e0 = indptr[chunks[0]]
+    nnz_all = indptr[chunks[n_chunks]] - e0
+    ind = indices[e0:]
     CW = np.empty(nnz_all, dtype=X.dtype)
     BW = np.empty(nnz_all, dtype=X.dtype)
     S = np.empty(nnz_all, dtype=X.dtype)
@@ -130,17 +132,19 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
         for i in range(chunks[c], chunks[c + 1]):
             start = indptr[i]
             end = indptr[i + 1]
+            s0 = start - e0
+            s1 = end - e0
             if per_item:
                 _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec,
                                         w0_by_row, row_scale, col_scale, kind, alpha, eps,
-                                        binary, has_scale, CW[start:end], BW[start:end])
+                                        binary, has_scale, CW[s0:s1], BW[s0:s1])
             else:
                 _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale,
                                   col_scale, kind, alpha, eps, binary, has_scale,
-                                  CW[start:end], BW[start:end])
+                                  CW[s0:s1], BW[s0:s1])
             x = X[i]
-            for q in range(start, end):
-                y = Y[indices[q]]
+            for q in range(s0, s1):
+                y = Y[ind[q]]
                 acc = x[0] - x[0]
                 for a in range(k):
                     acc += y[a] * x[a]
@@ -167,7 +171,7 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
                 z = np.empty(nb, dtype=X.dtype)
                 for i in range(r0, r1):
                     g_i = w0_vec[i] if scale_rows else g_one
-                    if not _block_update(indptr[i], indptr[i + 1], indices, Y, gram, g_i,
+                    if not _block_update(indptr[i] - e0, indptr[i + 1] - e0, ind, Y, gram, g_i,
                                          lam[i], CW, BW, S, X[i], H[i - r0], b0, M, rho, z,
                                          Z, Zc, T):
                         bad[i] = 1
@@ -176,9 +180,9 @@ def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w
             for i in range(chunks[c], chunks[c + 1]):
                 start = indptr[i]
                 end = indptr[i + 1]
-                loss[c] += _row_terms(S[start:end], start, end - start, i, indices, values,
-                                      offsets, binary, X[i], CW[start:end], w0, w0_vec,
-                                      w0_by_row, lam[i])
+                loss[c] += _row_terms(S[start - e0:end - e0], start, end - start, i, indices,
+                                      values, offsets, binary, X[i], CW[start - e0:end - e0],
+                                      w0, w0_vec, w0_by_row, lam[i])
     failed = 0
     for i in range(m):
         failed += bad[i]

@@ -14,8 +14,11 @@ is ``w0_j * G`` with G the plain ``Y^T Y``. The kernels read the per-item weight
 is the per-row factor of G (None when every row uses G as it is).
 """
 
+import copy
+
 import numpy as np
 
+from .. import _interrupts as interrupts
 from .._kernels.partition import _balanced_chunks
 from .._threads import n_chunks_for
 
@@ -67,6 +70,11 @@ class RowSolver:
     name = None
     #: True when one call of :meth:`solve` solves each row's system exactly
     exact = True
+    def entry_work(self, k):
+        """The solve's work per stored entry, in multiply-adds, for rows of ``k``
+        coordinates (for cutting a long half-sweep into slices between which a Ctrl-C
+        can be taken; see ``_slices``)."""
+        return k * k
     #: the Numba dispatchers a solve calls (for the first-compile notice)
     kernels = ()
 
@@ -129,11 +137,49 @@ def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=F
             gram = weighting.unobserved_gram(Y, dtype, transposed=side.transposed)
     if fold_in:
         failed = solver.fold_in(side, Xa, Ya, offsets, gram)
-    elif loss is not None:
-        failed = solver.solve(side, Xa, Ya, offsets, gram, loss)
     else:
-        failed = solver.solve(side, Xa, Ya, offsets, gram)
+        failed = 0
+        for part, part_loss in _slices(solver, side, loss):
+            if part_loss is not None:
+                failed += solver.solve(part, Xa, Ya, offsets, gram, part_loss)
+            else:
+                failed += solver.solve(part, Xa, Ya, offsets, gram)
+            if interrupts.pending():
+                break  # the caller puts the factors back and raises at its checkpoint
     if Xb is not None:
         X[:] = Xa[:, :-1]
         Xb[:] = Xa[:, -1]
     return int(failed)
+
+
+# While Ctrl-C is deferred (a fit in the main thread), a half-sweep runs as several kernel
+# calls of at most about this much work (stored entries x d multiply-adds, see
+# RowSolver.entry_work), so that a Ctrl-C is taken within a fraction of a second even on a
+# loaded machine. Each row's solve is the same either way.
+SLICE_WORK = 1 << 26
+
+
+def _slices(solver, side, loss):
+    """(side, loss) for each slice of ``side``'s chunks: one slice unless interrupts are
+    deferred and the half-sweep is long."""
+    chunks = side.chunks
+    n = chunks.shape[0] - 1
+    if not interrupts.active() or n <= 1:
+        yield side, loss
+        return
+    work = np.diff(side.indptr[chunks]).astype(np.float64) * solver.entry_work(side.k)
+    work += np.diff(chunks) * float(side.k) * side.k  # each row's Gram product
+    total = float(work.sum())
+    parts = int(min(n, max(1, np.ceil(total / SLICE_WORK))))
+    if parts == 1:
+        yield side, loss
+        return
+    cum = np.cumsum(work)
+    cuts = np.searchsorted(cum, np.linspace(0, total, parts + 1)[1:-1]) + 1
+    bounds = sorted({0, n, *[int(c) for c in cuts if 0 < c < n]})
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        part = copy.copy(side)
+        part.chunks = chunks[a:b + 1]
+        lo, hi = chunks[a], chunks[b]
+        part.free_rows = side.free_rows[(side.free_rows >= lo) & (side.free_rows < hi)]
+        yield part, (None if loss is None else loss[a:b])

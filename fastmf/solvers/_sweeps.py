@@ -63,22 +63,30 @@ class Sweeps:
         return all(np.isfinite(a).all() for a in arrays)
 
     def step(self, track):
-        """One iteration (items, then users): ``(failed rows, objective or None)``. A
-        Ctrl-C during the item half-sweep puts the items back before it is raised, so the
-        factors stay those of the last complete iteration."""
+        """One iteration (items, then users): ``(failed rows, objective or None)``. While
+        Ctrl-C is deferred, a half-sweep stops at its next slice boundary when one
+        arrives (see ``half_sweep``); the factors are then put back to those of the last
+        complete iteration before it is raised."""
         f = self.factors
-        saved = ((f.item_factors.copy(), None if f.item_biases is None
-                  else f.item_biases.copy()) if interrupts.active() else None)
+        saved = None
+        if interrupts.active():  # copies to put back (the factors' size, while deferred)
+            saved = [(X, X.copy()) for X in (f.item_factors, f.item_biases,
+                                             f.user_factors, f.user_biases) if X is not None]
         failed = self.items()
-        if saved is not None and interrupts.pending():
-            f.item_factors[:] = saved[0]
-            if saved[1] is not None:
-                f.item_biases[:] = saved[1]
-            interrupts.checkpoint()
+        self._back_on_interrupt(saved)
         if track:
             users_failed, objective = self.users(objective=True)
-            return failed + users_failed, objective
-        return failed + self.users(), None
+        else:
+            users_failed, objective = self.users(), None
+        self._back_on_interrupt(saved)
+        return failed + users_failed, objective
+
+    def _back_on_interrupt(self, saved):
+        if saved is not None and interrupts.pending():
+            for X, copy in saved:
+                X[:] = copy
+            self.forget()
+            interrupts.checkpoint()
 
     def forget(self):
         """Drop the Gram matrix kept for the next ``items()``."""

@@ -18,6 +18,9 @@ class CGSolver(RowSolver):
         side.block_nnz = cg_block_nnz(side.max_nnz, side.k, side.dtype.itemsize)
         return side
 
+    def entry_work(self, k):
+        return 2 * k * self.params.cg_steps
+
     def solve(self, side, X, Y, offsets, gram, loss=None):
         _wals_rows_cg(side.indptr, side.indices, side.values, X, Y, offsets, gram, side.lam,
                       *side.kargs, self.params.cg_steps, side.block_nnz, side.chunks,

@@ -23,6 +23,9 @@ class SubspaceSolver(RowSolver):
         b = int(getattr(self.params, "block_size", 32))
         return k if b >= getattr(self.params, "factors", k) else max(1, min(b, k))
 
+    def entry_work(self, k):
+        return k * (self._block(k) + 3)
+
     def solve(self, side, X, Y, offsets, gram, loss=None):
         failed = _wals_rows_subspace(side.indptr, side.indices, side.values, X, Y, offsets,
                                      gram, side.lam, *side.kargs, side.max_nnz, side.chunks,
