@@ -248,6 +248,8 @@ class FactorModel(Params, Scoring):
 
     def _fit_here(self, A, callback, show_progress, track_objective, started, options):
         p, csr, ids = self._setup(A, **options)
+        if csr is not None and hasattr(csr, "nnz"):
+            self._check_fit_memory(csr.shape, csr.nnz, p)
         self._forget_fit()
         self.history_ = []
         started.append(True)
@@ -306,6 +308,19 @@ class FactorModel(Params, Scoring):
                 if stop:
                     break
             interrupts.checkpoint()
+
+    def _check_fit_memory(self, shape, nnz, p):
+        """Refuse a fit whose factors and working copies cannot fit in memory: about
+        three factor-sized arrays (the factors, a copy for interrupts or SGD's step
+        sizes, the final snapshot) and the data's transpose."""
+        from ._memory import check_memory
+        m, n = shape
+        itemsize = np.dtype(p.dtype).itemsize
+        need = 3 * (m + n) * (p.factors + 1) * itemsize + nnz * (8 + itemsize)
+        check_memory(need, f"{type(self).__name__}.fit of a {m:,} x {n:,} matrix with "
+                           f"{p.factors} factors",
+                     "reduce factors, use dtype=float32, or fit on a Dask cluster "
+                     "(fastmf.distributed)")
 
     def _start(self, csr, params, **options):
         """Set the initial state on the model and return the :class:`Run`."""

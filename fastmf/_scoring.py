@@ -178,6 +178,11 @@ class Scoring:
         """
         n = targets.shape[0]
         q = queries.shape[0]
+        from ._memory import check_memory
+        check_memory(q * k * (8 + targets.itemsize) + min(SCORE_BLOCK_BYTES,
+                                                         q * n * targets.itemsize),
+                     f"the top {k} of {q:,} rows", "ask for fewer rows or a smaller k per "
+                     "call")
         out_ids = np.empty((q, k), dtype=np.int64)
         scores = np.empty((q, k), dtype=targets.dtype)
         block = max(1, min(q, SCORE_BLOCK_BYTES // max(1, n * targets.itemsize)))
@@ -353,6 +358,9 @@ def _pad(ids, scores, k):
     if ids.shape[1] == k:
         return ids, scores
     q = ids.shape[0]
+    from ._memory import check_memory
+    check_memory(q * k * (ids.itemsize + scores.itemsize), f"{q:,} rows of top {k:,}",
+                 "ask for a smaller k")
     out_ids = np.full((q, k), -1, dtype=ids.dtype)
     out_scores = np.full((q, k), -np.inf, dtype=scores.dtype)
     out_ids[:, :ids.shape[1]] = ids

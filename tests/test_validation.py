@@ -173,3 +173,20 @@ def test_empty_and_degenerate_matrices():
     one = sp.csr_array(([1.0, 2.0], ([0, 1], [0, 0])), shape=(2, 1))
     with pytest.warns(RuntimeWarning, match="singular"):
         WALS(factors=2, iterations=1, col_weights=np.zeros(1), **ratings).fit(one)
+
+
+def test_a_fit_whose_factors_cannot_fit_in_memory_is_refused_before_allocating():
+    import scipy.sparse as sp
+    A = sp.csr_array(([1.0, 2.0], ([0, 1_999_999], [3, 999_999])),
+                     shape=(2_000_000, 1_000_000))
+    for model in (WALS(factors=1 << 16, iterations=1),
+                  fastmf.SGD(factors=1 << 16, epochs=1)):
+        with pytest.raises(MemoryError, match=r"needs about .* TiB .* reduce factors"):
+            model.fit(A)
+        assert not model.is_fitted
+
+
+def test_a_recommendation_too_large_for_memory_is_refused():
+    model = WALS(4, iterations=1).fit(random_csr(20, 10, 0.3, 0))
+    with pytest.raises(MemoryError, match="smaller k"):
+        model.recommend([0, 1], k=1 << 50)
