@@ -55,18 +55,18 @@ def ndcg_known(model, history, nxt, k=20):
     return float(np.mean(scores))
 
 
-def replay(name, frame, params, batches=10):
-    frame = frame.reset_index(drop=True)
-    half = len(frame) // 2
+def replay(name, frame, half, batches, params, updates=10):
+    """Fit on the first ``half`` rows of ``frame``, then for each of the first ``updates``
+    batches (index arrays into ``frame``): update by each strategy, time it, and score on
+    the next batch."""
     base = frame.iloc[:half]
-    rest = np.array_split(np.arange(half, len(frame)), batches)
-    fit0 = fastmf.WALS(**params).fit(base)
-    models = {"partial_fit": fastmf.WALS(**params).fit(base), "refit": fit0,
+    models = {"partial_fit": fastmf.WALS(**params).fit(base),
+              "refit": fastmf.WALS(**params).fit(base),
               "no update": fastmf.WALS(**params).fit(base)}
     rows = []
     seen = base
-    for b, idx in enumerate(rest):
-        batch = frame.iloc[idx]
+    for b in range(updates):
+        batch = frame.iloc[batches[b]]
         seen = pd.concat([seen, batch])
         t0 = time.perf_counter()
         models["partial_fit"].partial_fit(batch)
@@ -75,11 +75,10 @@ def replay(name, frame, params, batches=10):
         models["refit"] = fastmf.WALS(**params).fit(seen)
         t_refit = time.perf_counter() - t0
         row = {"batch": b + 1, "partial_seconds": t_partial, "refit_seconds": t_refit}
-        if b + 1 < batches:
-            nxt = frame.iloc[rest[b + 1]]
+        if b + 1 < len(batches):
+            nxt = frame.iloc[batches[b + 1]]
             for key, model in models.items():
-                history = seen if key != "no update" else base
-                row[key] = ndcg_known(model, history, nxt)
+                row[key] = ndcg_known(model, seen if key != "no update" else base, nxt)
         rows.append(row)
         print(f"  batch {b + 1:2d}: partial_fit {t_partial:6.3f} s, refit {t_refit:6.3f} s"
               + "".join(f", {k} {row[k]:.4f}" for k in models if k in row))
@@ -111,7 +110,10 @@ def main():
         frame = frame[frame.value >= 4].sort_values("time", kind="stable")
         frame = frame.assign(value=1.0)[["user", "item", "value"]]
         print(f"\nMovieLens 100K, ratings >= 4: {len(frame):,} entries by time")
-        out["movielens-100k"] = replay("MovieLens 100K", frame, params)
+        frame = frame.reset_index(drop=True)
+        half = len(frame) // 2
+        out["movielens-100k"] = replay("MovieLens 100K", frame, half, np.array_split(
+            np.arange(half, len(frame)), 10), params)
     A = fastmf.datasets.make_synthetic(50_000, 10_000, 1_000_000, random_state=0).tocoo()
     order = np.random.default_rng(0).permutation(A.nnz)
     synthetic = pd.DataFrame({"user": A.row[order], "item": A.col[order],
@@ -120,44 +122,10 @@ def main():
     half = len(synthetic) // 2
     # fitted on the first half, then 10 batches of 0.1% each (and one more to score)
     print(f"\nsynthetic: {len(synthetic):,} entries, batches of {n_batch:,}")
-    out["synthetic"] = replay_fixed(synthetic.iloc[:half + 11 * n_batch], half, n_batch,
-                                    params)
+    batches = [np.arange(half + b * n_batch, half + (b + 1) * n_batch) for b in range(11)]
+    out["synthetic"] = replay("synthetic", synthetic, half, batches, params)
     record.set(results=out)
     print(f"\nwritten to {args.out}")
-
-
-def replay_fixed(frame, half, n_batch, params, batches=10):
-    """As :func:`replay`, with the first ``half`` entries fitted and ``batches`` batches
-    of ``n_batch`` entries after them."""
-    base = frame.iloc[:half]
-    models = {"partial_fit": fastmf.WALS(**params).fit(base),
-              "no update": fastmf.WALS(**params).fit(base)}
-    seen = base
-    rows = []
-    for b in range(batches):
-        batch = frame.iloc[half + b * n_batch: half + (b + 1) * n_batch]
-        seen = pd.concat([seen, batch])
-        t0 = time.perf_counter()
-        models["partial_fit"].partial_fit(batch)
-        t_partial = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        models["refit"] = fastmf.WALS(**params).fit(seen)
-        t_refit = time.perf_counter() - t0
-        row = {"batch": b + 1, "partial_seconds": t_partial, "refit_seconds": t_refit}
-        nxt = frame.iloc[half + (b + 1) * n_batch: half + (b + 2) * n_batch]
-        if len(nxt):
-            for key, model in models.items():
-                row[key] = ndcg_known(model, seen if key != "no update" else base, nxt)
-        rows.append(row)
-        print(f"  batch {b + 1:2d}: partial_fit {t_partial:6.3f} s, refit {t_refit:6.3f} s"
-              + "".join(f", {k} {row[k]:.4f}" for k in models if k in row))
-    table = pd.DataFrame(rows)
-    ratio_t = table["partial_seconds"].mean() / table["refit_seconds"].mean()
-    scored = table.dropna()
-    ratio_q = (scored["partial_fit"] / scored["refit"]).mean() if len(scored) else None
-    print(f"synthetic: partial_fit/refit time {ratio_t:.4f}x"
-          + (f", quality {ratio_q:.3f}x" if ratio_q is not None else ""))
-    return {"rows": rows, "quality_ratio": ratio_q, "time_ratio": ratio_t}
 
 
 if __name__ == "__main__":
