@@ -64,6 +64,16 @@ def _add_data_home(p):
 def _add_common(p):
     p.add_argument("--quiet", action="store_true",
                    help="no progress output (results are still printed)")
+    p.add_argument("--progress", action="store_true",
+                   help="progress output even when stderr is not a terminal (by default it "
+                        "is shown on a terminal only, so logs get no progress bars)")
+
+
+def _progress(args):
+    """Whether to show progress: not with --quiet; with --progress; else on a terminal."""
+    if args.quiet:
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
 
 
 def _add_model_options(p, model_default="wals", saved=False):
@@ -96,7 +106,7 @@ def _read(args, source):
                        f"another)")
     data = read_interactions(source, user=args.user, item=args.item, value=value,
                              timestamp=args.timestamp, sep=args.sep, data_home=args.data_home,
-                             show_progress=not args.quiet)
+                             show_progress=_progress(args))
     if data.nnz == 0:
         raise CommandError(f"{source} holds no interactions (a header and no rows?).")
     return data
@@ -138,7 +148,7 @@ def _build_model(args, kind):
 
 def _fit(model, data, args):
     t0 = time.perf_counter()
-    model.fit(data, show_progress=not args.quiet and tqdm_available())
+    model.fit(data, show_progress=_progress(args) and tqdm_available())
     return time.perf_counter() - t0
 
 
@@ -159,7 +169,7 @@ def cmd_compare(args):
                      epochs=args.epochs, k=args.k, kind=args.kind or "auto",
                      test_size=args.test_size, num_threads=args.threads,
                      random_state=args.seed, data_home=args.data_home,
-                     show_progress=not args.quiet, **kwargs)
+                     show_progress=_progress(args), **kwargs)
     print(f"\n{result.data}\nobjective ({result.kind}): " + ", ".join(
         f"{k}={v}" for k, v in result.objective.items()))
     print(result.table())
@@ -208,7 +218,7 @@ def cmd_tune(args):
         f"validation carve")
     result = tune(model, data, metric=metric, validation=args.validation,
                   random_state=args.seed, refit=args.output is not None,
-                  show_progress=not args.quiet)
+                  show_progress=_progress(args))
     print(result.summary())
     searched = {k: result.best_params[k] for k in result.table[0]
                 if k in result.best_params}

@@ -86,7 +86,12 @@ def _fmt(x):
 
 
 def _steps_name(model):
-    return "iterations" if "iterations" in model.get_params() else "epochs"
+    params = model.get_params()
+    for name in ("iterations", "epochs"):
+        if name in params:
+            return name
+    raise ValueError(f"tune searches models fitted in steps (fastmf.WALS, fastmf.SGD); "
+                     f"{type(model).__name__} has no iterations or epochs to tune.")
 
 
 def default_space(model, train):

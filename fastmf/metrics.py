@@ -336,9 +336,8 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
     test = as_matrix(test, "test", shape, np.float64)
     if requests is None:
         names = ["precision", "recall", "ndcg", "map", "auc", "coverage"]
-        predicts_values = getattr(model, "target", None) == "value"
-        if predicts_values or (getattr(model, "target", None) is None
-                               and np.any(test.data[:test.nnz] != 1)):
+        target = _target(model)
+        if target == "value" or (target is None and np.any(test.data[:test.nnz] != 1)):
             names = ["rmse", "mae"] + names
         requests = parse_metrics(names, k)
     ranked = [r for r in requests if r[1] in RANKING]
@@ -346,6 +345,7 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
     if ranked:
         result.update(ranking(model, train, test, ranked, "evaluate"))
         _warn_if_disjoint(train, test)
+        _warn_if_all_seen(train, test)
     if any(r[1] == "auc" for r in requests):
         result["auc"] = auc_value(model, train, test, "evaluate")
     if any(r[1] in ("rmse", "mae") for r in requests):
@@ -355,6 +355,32 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
         result["rmse"] = float(np.sqrt(sse / test.nnz))
         result["mae"] = float(sae / test.nnz)
     return {key: result[key] for key, _, _ in requests}
+
+
+def _target(model):
+    """The target a fitted model predicts ('value' or 'binary'): the resolved one (the
+    constructor's may be 'auto'), or None when unknown."""
+    resolved = getattr(model, "resolved_params_", None)
+    if isinstance(resolved, dict) and resolved.get("target") in ("value", "binary"):
+        return resolved["target"]
+    target = getattr(model, "target", None)
+    return target if target in ("value", "binary") else None
+
+
+def _warn_if_all_seen(train, test):
+    """Every test entry is also in train: recommendations leave seen items out, so the
+    ranking metrics are 0; say so."""
+    if test.nnz == 0 or train.nnz == 0:
+        return
+    t = test.to_scipy().tocoo()
+    keys = t.row.astype(np.int64) * test.shape[1] + t.col
+    r = train.to_scipy().tocoo()
+    seen = np.isin(keys, r.row.astype(np.int64) * train.shape[1] + r.col)
+    if seen.all():
+        warnings.warn("Every test entry is also in train: recommendations leave the items a "
+                      "user has in train out, so the ranking metrics are 0. Pass the "
+                      "training part of a split (fastmf.split) as train.", RuntimeWarning,
+                      stacklevel=3)
 
 
 def _warn_if_disjoint(train, test):

@@ -196,3 +196,76 @@ def test_tune_prints_the_best_setting_and_saves_the_refit(log_csv, tmp_path, cap
     assert "best: reg=" in out and "ndcg@5" in out
     model = fastmf.load(out_path)
     assert model.user_ids_ is not None and model.iterations == 3
+
+
+def test_tune_refuses_a_model_without_steps_in_one_line(log_csv, capsys):
+    code = main(["tune", str(log_csv), *COLUMNS, "--model", "svd", "--factors", "4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert "tune searches models fitted in steps" in err[0]
+
+
+def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkeypatch):
+    import contextlib
+
+    import fastmf.__main__ as cli
+    from fastmf import _model
+    asked = []
+
+    @contextlib.contextmanager
+    def bar(steps, show, name):
+        asked.append(show)
+        yield type("Bar", (), {"update": lambda self, record: None})()
+
+    monkeypatch.setattr(_model, "progress_bar", bar)
+    monkeypatch.setattr(cli, "tqdm_available", lambda: True)
+    run = ["fit", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "2", "-o",
+           str(tmp_path / "m.npz")]
+    assert main(run) == 0  # stderr is not a terminal under pytest
+    assert asked and not any(asked)
+    asked.clear()
+    assert main([*run, "--progress"]) == 0
+    assert asked and all(asked)
+    # tune's own progress follows the same rule
+    from fastmf import _tune
+    shown = []
+    monkeypatch.setattr(_tune, "tune", lambda *a, **k: shown.append(k["show_progress"])
+                        or (_ for _ in ()).throw(SystemExit(0)))
+    for extra, want in (([], False), (["--progress"], True)):
+        with pytest.raises(SystemExit):
+            main(["tune", str(log_csv), *COLUMNS, "--factors", "4", *extra])
+        assert shown[-1] is want
+
+
+def test_evaluate_reports_rmse_for_a_ratings_model_with_auto_target():
+    from conftest import random_csr
+    A = random_csr(60, 40, 0.2, 3)
+    model = fastmf.WALS(4, kind="ratings", iterations=2).fit(A)
+    assert model.target == "auto"
+    result = fastmf.evaluate(model, A, random_csr(60, 40, 0.05, 4), k=5)
+    assert "rmse" in result and "mae" in result
+
+
+def test_evaluate_warns_when_every_test_entry_is_in_train():
+    from conftest import random_csr
+    A = random_csr(60, 40, 0.2, 3)
+    model = fastmf.WALS(4, iterations=2).fit(A)
+    with pytest.warns(RuntimeWarning, match="Every test entry is also in train"):
+        fastmf.evaluate(model, A, A, k=5)
+
+
+def test_the_docs_extra_installs_what_the_examples_import():
+    import re
+    import tomllib
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    docs = " ".join(extras["docs"] + tomllib.loads((root / "pyproject.toml").read_text())[
+        "project"]["dependencies"])
+    provides = {"distributed": "dask[distributed]", "dask": "dask", "pandas": "pandas",
+                "matplotlib": "matplotlib", "scipy": "scipy", "numpy": "numpy"}
+    for example in (root / "examples").glob("*.py"):
+        for mod in re.findall(r"^\s*(?:from|import) (\w+)", example.read_text(), re.M):
+            if mod in provides:
+                assert provides[mod] in docs, f"{example.name} imports {mod}"
