@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _interrupts as interrupts
 from . import _validation as v
@@ -45,8 +46,6 @@ from ._evaluation import (RANKING, as_matrix, auc_value, check_model, error_sums
                           ranking, seen_matrix, topk_blocks)
 
 if TYPE_CHECKING:
-    import scipy.sparse as sp
-
     from ._interactions import Interactions
     from ._model import FactorModel
 
@@ -286,7 +285,8 @@ def ranking_metrics(model, train, test, k=10):
 
 def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
              test: sp.sparray | sp.spmatrix | Interactions, k: int = 10,
-             metrics: Sequence[str] | None = None) -> dict[str, float]:
+             metrics: Sequence[str] | None = None, *,
+             unknown: str = "error") -> dict[str, float]:
     """Several metrics of a fitted model at once, as a dict of name to float.
 
     Parameters
@@ -308,6 +308,11 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
         predicts preference, not the stored counts, so they are left out. For a model
         without a ``target`` attribute they are included when the test values are not all
         equal to 1.
+    unknown : {'error', 'drop'}, default 'error'
+        For a model fitted on raw ids, ``train`` and ``test`` given as
+        :class:`fastmf.Interactions` are matched to the model's ids by raw id (their own
+        catalogues may differ). Entries of users or items the model does not know raise a
+        ``KeyError`` ('error') or are left out with a warning ('drop').
 
     Returns
     -------
@@ -332,8 +337,10 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
     k = v.check_int("evaluate", "k", k, low=1)
     requests = None if metrics is None else parse_metrics(metrics, k)
     shape = check_model(model, "evaluate")
-    train = as_matrix(train, "train", shape, np.float32)
-    test = as_matrix(test, "test", shape, np.float64)
+    unknown = v.check_option("evaluate", "unknown", unknown, ("error", "drop"))
+    train = as_matrix(_by_model_ids(model, train, "train", unknown), "train", shape,
+                      np.float32)
+    test = as_matrix(_by_model_ids(model, test, "test", unknown), "test", shape, np.float64)
     if requests is None:
         names = ["precision", "recall", "ndcg", "map", "auc", "coverage"]
         target = _target(model)
@@ -355,6 +362,28 @@ def evaluate(model: FactorModel, train: sp.sparray | sp.spmatrix | Interactions,
         result["rmse"] = float(np.sqrt(sse / test.nnz))
         result["mae"] = float(sae / test.nnz)
     return {key: result[key] for key, _, _ in requests}
+
+
+def _by_model_ids(model, data, name, unknown):
+    """Interactions with raw ids as a matrix over the model's users and items (entries of
+    ids the model does not know raise, or are dropped with a warning); anything else as
+    it is."""
+    from ._ids import lookup_ids
+    from ._interactions import Interactions
+    if not isinstance(data, Interactions) or model.user_ids_ is None:
+        return data
+    rows = lookup_ids(model.user_ids_, data.user_ids, "users", unknown=-1)[data.users]
+    cols = lookup_ids(model.item_ids_, data.item_ids, "items", unknown=-1)[data.items]
+    keep = (rows >= 0) & (cols >= 0)
+    lost = int((~keep).sum())
+    if lost and unknown == "error":
+        raise KeyError(f"{name} holds {lost} entries of users or items the model does not "
+                       f"know; pass unknown='drop' to leave them out.")
+    if lost:
+        warnings.warn(f"evaluate: {lost} {name} entries of users or items the model does "
+                      f"not know were left out.", RuntimeWarning, stacklevel=3)
+    return sp.csr_array((data.values[keep], (rows[keep], cols[keep])),
+                        shape=(model.user_ids_.size, model.item_ids_.size))
 
 
 def _target(model):

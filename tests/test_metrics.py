@@ -434,3 +434,21 @@ def test_bad_data(data, implicit):
     everything = sp.csr_array(np.ones(test.shape))
     with pytest.raises(ValueError, match="negative item"):
         M.auc(implicit, everything, test)
+
+
+def test_evaluate_matches_interactions_to_the_models_ids_and_drops_unknown_on_request():
+    import pandas as pd
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"user": rng.integers(0, 40, 600), "item": rng.integers(0, 25, 600)})
+    train = fastmf.Interactions.from_dataframe(df.iloc[:500], "user", "item")
+    model = fastmf.WALS(4, iterations=2, random_state=0).fit(train)
+    # a test set with its own catalogues, one unknown user and one unknown item
+    test_df = pd.concat([df.iloc[500:], pd.DataFrame({"user": [999, 1], "item": [1, 777]})])
+    test = fastmf.Interactions.from_dataframe(test_df, "user", "item")
+    with pytest.raises(KeyError, match="unknown='drop'"):
+        fastmf.evaluate(model, train, test, k=5)
+    with pytest.warns(RuntimeWarning, match="2 test entries"):
+        got = fastmf.evaluate(model, train, test, k=5, unknown="drop")
+    known = test_df[test_df.user.isin(train.user_ids) & test_df.item.isin(train.item_ids)]
+    want = fastmf.evaluate(model, train, train.like(known.user, known.item), k=5)
+    assert got == pytest.approx(want)
