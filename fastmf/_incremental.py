@@ -47,6 +47,11 @@ def partial_fit(model, new, *, duplicates="add", sweeps=1):
     dtype = U.dtype
     seen = model._seen
     rows, cols, vals, (m2, n2), u_pos, i_pos, ids = _new_entries(model, new, dtype)
+    from ._memory import check_memory
+    check_memory(2 * (m2 + n2) * (U.shape[1] + 1) * dtype.itemsize
+                 + (seen.nnz + rows.size) * 24,
+                 f"{owner}.partial_fit to {m2:,} users and {n2:,} items",
+                 "pass fewer new users and items at a time")
     # the training matrix in the extended index space, the old entries moved to their
     # new positions, then merged with the new ones
     old = seen.to_scipy().tocoo()

@@ -349,6 +349,16 @@ def check_matrix(A, name="A", *, dtype, nonnegative=False, shape=None):
     fmt = getattr(A, "format", None)
     shape = _check_shape(name, A, shape)
     m, n = shape
+    if fmt != "csr":
+        # a conversion allocates the row pointers (m + 1) and a copy of the entries
+        from ._memory import check_memory
+        try:
+            nnz = int(np.size(getattr(A, "data", 0)))
+        except (TypeError, ValueError):
+            nnz = 0
+        check_memory((m + 1) * 8 + nnz * (16 + np.dtype(dtype).itemsize),
+                     f"converting {name} ({m:,} x {n:,}, {fmt}) to CSR",
+                     "pass a CSR matrix of the real shape")
     if fmt == "csr":
         indptr, indices, data = _check_compressed(name, "CSR", A.indptr, A.indices, A.data,
                                                   m, n, "column indices")

@@ -170,3 +170,17 @@ def test_partial_fit_refuses_what_it_cannot_do():
         _model(A).partial_fit(A, duplicates="max")
     with pytest.raises(ValueError, match="smaller than the model"):
         _model(A).partial_fit(A[:10])
+
+
+def test_a_partial_fit_too_large_for_memory_is_refused_before_allocating():
+    A = random_csr(40, 30, 0.15, 1)
+    model = _model(A)
+    # 2^40 new items in a valid CSR matrix
+    huge = sp.csr_array((np.ones(1), np.array([(1 << 40) - 1]), np.r_[0, np.ones(40, int)]),
+                        shape=(40, 1 << 40))
+    with pytest.raises(MemoryError, match="fewer new users"):
+        model.partial_fit(huge)
+    # a huge shape in a format that needs converting is refused before the conversion
+    with pytest.raises(MemoryError, match="converting new"):
+        model.partial_fit(sp.coo_array(([1.0], ([0], [0])), shape=(1 << 40, 30)))
+    assert model.user_factors.shape == (40, 5)
