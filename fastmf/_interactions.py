@@ -317,3 +317,29 @@ def _timestamps(ts, n):
     if ts.dtype.kind not in "iu":
         raise ValueError(f"timestamps must be integers or datetime64; got dtype {ts.dtype}.")
     return ts.astype(np.int64)
+
+
+def named_columns(A, user, item, value):
+    """A DataFrame whose columns ``user``, ``item`` (and ``value``) hold the entries, as
+    fit reads it: pandas -> Interactions, Dask -> the same frame with the columns renamed
+    to user, item, value. Anything else as it is."""
+    if not hasattr(A, "columns") or type(A).__name__ != "DataFrame":
+        return A
+    if (user, item, value) == ("user", "item", None):
+        return A  # the default names: read (and refused, naming them) where fit reads A
+    names = {"user": user, "item": item, "value": value}
+    for key, name in names.items():
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"The {key!r} column name passed to fit must be a str; got "
+                            f"{type(name).__name__}.")
+    cols = [str(c) for c in A.columns]
+    if value is None and "value" in cols:
+        value = names["value"] = "value"
+    missing = [name for name in (user, item, value) if name is not None and name not in cols]
+    if missing:
+        raise ValueError(f"The DataFrame passed to fit has no column {missing[0]!r}; its "
+                         f"columns are {cols}.")
+    if callable(getattr(A, "to_delayed", None)):  # a Dask DataFrame stays on the workers
+        keep = {name: key for key, name in names.items() if name is not None}
+        return A[list(keep)].rename(columns=keep)
+    return Interactions.from_dataframe(A, user, item, value)

@@ -21,7 +21,7 @@ from . import _interrupts as interrupts
 from ._compile_notice import first_compile_notice
 from . import _validation as v
 from ._ids import lookup_ids
-from ._interactions import Interactions
+from ._interactions import Interactions, named_columns
 from ._objective import objective_value
 from ._defaults import KINDS, nonnegative_needed, resolve
 from ._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real, Threads,
@@ -181,7 +181,8 @@ class FactorModel(Params, Scoring):
             if "user" not in cols or "item" not in cols:
                 raise ValueError(
                     f"A DataFrame passed to fit needs columns 'user' and 'item' (and "
-                    f"optionally 'value'); it has {cols}. For other column names use "
+                    f"optionally 'value'); it has {cols}. For other column names pass "
+                    f"fit(df, user=..., item=..., value=...), or use "
                     f"fastmf.Interactions.from_dataframe(df, user=..., item=..., value=...).")
             return Interactions.from_dataframe(A, "user", "item",
                                                "value" if "value" in cols else None)
@@ -231,7 +232,9 @@ class FactorModel(Params, Scoring):
     # ------------------------------------------------------------------ the fit loop
     @fitting
     def _fit(self, A, *, callback=None, show_progress=False, track_objective=True,
-             **options):
+             columns=None, **options):
+        if columns is not None:
+            A = named_columns(A, *columns)
         # The fit runs on a working copy and its state is published in one step at the
         # end (also after a Ctrl-C or an error, as the fit leaves it): a read from another
         # thread sees the old model or the new one, never a mix, and never waits.

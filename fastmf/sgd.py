@@ -179,7 +179,8 @@ class SGD(FactorModel):
     def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
             validation: sp.sparray | sp.spmatrix | None = None, patience: int = 3,
             callback: Callable[[Any, dict], bool | None] | None = None,
-            show_progress: bool = False, track_objective: bool = True) -> SGD:
+            show_progress: bool = False, track_objective: bool = True, user: str = "user",
+            item: str = "item", value: str | None = None) -> SGD:
         """Fit the factors to ``A`` (users x items).
 
         Parameters
@@ -192,7 +193,7 @@ class SGD(FactorModel):
             when it has not improved for ``patience`` epochs, fitting stops and the factors
             of the best epoch are kept.
         patience : int
-        callback, show_progress, track_objective
+        callback, show_progress, track_objective, user, item, value
             As in :meth:`fastmf.WALS.fit`.
 
         Returns
@@ -202,7 +203,7 @@ class SGD(FactorModel):
         patience = v.check_int("fit", "patience", patience, low=1)
         return self._fit(A, callback=callback, show_progress=show_progress,
                          track_objective=track_objective, validation=validation,
-                         patience=patience)
+                         patience=patience, columns=(user, item, value))
 
     def prepare_epochs(self, A):
         """Validate and return the :class:`Epochs` that :meth:`fit` runs (``.epoch(e)``

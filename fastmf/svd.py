@@ -80,15 +80,17 @@ class SVD(FactorModel):
 
     def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
             callback: Callable[[Any, dict], bool | None] | None = None,
-            show_progress: bool = False, track_objective: bool = True) -> SVD:
+            show_progress: bool = False, track_objective: bool = True, user: str = "user",
+            item: str = "item", value: str | None = None) -> SVD:
         """Decompose the target matrix of ``A`` (users x items).
 
         ``history_`` gets one record (``iteration`` 1, ``seconds``, ``time``,
         ``objective``); ``callback(model, record)`` is called with it. ``show_progress`` is
-        accepted for a uniform interface (there is a single step).
+        accepted for a uniform interface (there is a single step). ``user``, ``item`` and
+        ``value`` name a DataFrame's columns, as in :meth:`fastmf.WALS.fit`.
         """
         return self._fit(A, callback=callback, show_progress=show_progress,
-                         track_objective=track_objective)
+                         track_objective=track_objective, columns=(user, item, value))
 
     def _start(self, csr, p):
         m, n = csr.shape

@@ -191,7 +191,8 @@ class WALS(FactorModel):
     def fit(self, A: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
             callback: Callable[[Any, dict], bool | None] | None = None,
             show_progress: bool = False, track_objective: bool = True,
-            engine: solvers.Engine | None = None) -> WALS:
+            engine: solvers.Engine | None = None, user: str = "user", item: str = "item",
+            value: str | None = None) -> WALS:
         """Fit the factors to the feedback matrix ``A`` (users x items).
 
         Parameters
@@ -218,6 +219,10 @@ class WALS(FactorModel):
             cluster (:class:`fastmf.distributed.DaskEngine`, which also takes a Dask
             DataFrame as ``A``). The model, its history and its saved file are the same
             whatever the engine.
+        user, item, value : str
+            With a DataFrame ``A``: its columns of the user ids, item ids and values
+            (``value`` by default the column 'value' when there is one, else every entry
+            is 1).
 
         Returns
         -------
@@ -230,7 +235,8 @@ class WALS(FactorModel):
                             f"None. Got {type(engine).__name__} instead.")
         try:
             return self._fit(A, callback=callback, show_progress=show_progress,
-                             track_objective=track_objective, engine=engine)
+                             track_objective=track_objective, engine=engine,
+                             columns=(user, item, value))
         finally:
             engine.close()
 

@@ -460,3 +460,13 @@ def test_without_a_client_a_local_cluster_is_started_and_closed(sparse):
     _assert_same(local, dist)
     after = [c for c in distributed.client._global_clients.values() if c not in before]
     assert all(c.status == "closed" for c in after)
+
+
+def test_a_dask_frame_with_other_column_names(client):
+    df = _frame(np.random.default_rng(6)).rename(columns={"user": "who", "item": "what",
+                                                          "value": "stars"})
+    names = dict(user="who", item="what", value="stars")
+    local = WALS(**_params(**IMPLICIT)).fit(df, **names)
+    dist = DaskWALS(**_params(**IMPLICIT), client=client).fit(
+        dd.from_pandas(df, npartitions=3), **names)
+    _assert_same(local, dist)

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from conftest import random_csr
 
+import fastmf
 from fastmf import Interactions, split
 
 
@@ -211,3 +212,20 @@ def test_split_errors(call, message):
     data = Interactions([1, 2, 3], [1, 2, 3], timestamps=[1, 2, 3])
     with pytest.raises((ValueError, TypeError), match=message):
         call(data)
+
+
+@pytest.mark.parametrize("model", ["wals", "sgd", "svd"])
+def test_fit_reads_a_dataframe_with_other_column_names(model):
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"who": rng.integers(0, 30, 300), "what": rng.integers(0, 20, 300),
+                       "stars": rng.integers(1, 6, 300).astype(float)})
+    make = {"wals": lambda: fastmf.WALS(4, iterations=2, random_state=0),
+            "sgd": lambda: fastmf.SGD(4, epochs=2, random_state=0, num_threads=1),
+            "svd": lambda: fastmf.SVD(4, random_state=0)}[model]
+    named = make().fit(df, user="who", item="what", value="stars")
+    ref = make().fit(fastmf.Interactions.from_dataframe(df, "who", "what", "stars"))
+    np.testing.assert_array_equal(named.user_factors, ref.user_factors)
+    np.testing.assert_array_equal(named.user_ids_, ref.user_ids_)
+    with pytest.raises(ValueError, match="no column 'whom'"):
+        make().fit(df, user="whom", item="what")
