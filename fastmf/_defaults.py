@@ -161,28 +161,6 @@ class LocalStats:
         return np.bincount(self.csr.indices[:self.csr.nnz], minlength=self.shape[1])
 
 
-def resolve_without_data(p):
-    """Fill the 'auto' values that need no data (target, alpha, biases, confidence of
-    ratings, epsilon of a non-log confidence); returns (params, names still 'auto')."""
-    q = SimpleNamespace(**vars(p))
-    ratings = getattr(q, "kind", "implicit") == "ratings"
-    for name, value in (("target", "value" if ratings else "binary"), ("alpha", 1.0)):
-        if _is_auto(getattr(q, name, None)):
-            setattr(q, name, value)
-    if _is_auto(getattr(q, "popularity_exponent", None)) and (ratings or not _is_auto(q.w0)):
-        q.popularity_exponent = 0.0
-    if ratings:
-        for name, value in (("w0", 0.0), ("confidence", "none")):
-            if _is_auto(getattr(q, name, None)):
-                setattr(q, name, value)
-    if _is_auto(getattr(q, "epsilon", None)) and q.confidence in ("none", "linear"):
-        q.epsilon = 1.0
-    if _is_auto(getattr(q, "biases", None)) and not _is_auto(q.w0):
-        q.biases = ratings and q.w0 == 0
-    left = sorted(k for k, val in vars(q).items() if _is_auto(val))
-    return q, left
-
-
 # The statistics of the stored values are taken over blocks of BLOCK values in float64, so
 # that resolving the defaults of a large fit allocates a few MiB, not a float64 copy of the
 # data (which would be the largest allocation of a WALS fit); the median, over at most

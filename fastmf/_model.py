@@ -334,14 +334,6 @@ class FactorModel(Params, Scoring):
                                self.user_biases, self.item_biases, self.global_mean,
                                csr_t=csr_t)
 
-    def _check_finite(self, where):
-        arrays = [self.user_factors, self.item_factors]
-        if self.user_biases is not None:
-            arrays += [self.user_biases, self.item_biases]
-        if not all(np.isfinite(a).all() for a in arrays):
-            raise FloatingPointError(f"{type(self).__name__} produced non-finite factors "
-                                     f"{where}.")
-
     # ------------------------------------------------------------------ fold-in
     @reads
     def fold_in(self, A_rows: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
