@@ -250,7 +250,12 @@ class FactorModel(Params, Scoring):
         return self
 
     def _fit_here(self, A, callback, show_progress, track_objective, started, options):
+        # a warm start begins from the model as it is (see solvers._engine.warm_rows)
+        warm = (self.user_factors, self.item_factors, self.user_biases, self.item_biases,
+                self.user_ids_, self.item_ids_) if options.pop("warm_start", False) else None
         p, csr, ids = self._setup(A, **options)
+        if warm is not None:
+            p.warm_start = (warm, ids)
         if csr is not None and hasattr(csr, "nnz"):
             self._check_fit_memory(csr.shape, csr.nnz, p)
         self._forget_fit()

@@ -184,3 +184,50 @@ def test_a_partial_fit_too_large_for_memory_is_refused_before_allocating():
     with pytest.raises(MemoryError, match="converting new"):
         model.partial_fit(sp.coo_array(([1.0], ([0], [0])), shape=(1 << 40, 30)))
     assert model.user_factors.shape == (40, 5)
+
+
+def _frame(A, users=None):
+    coo = sp.coo_array(A)
+    users = np.arange(A.shape[0]) * 10 if users is None else users
+    return pd.DataFrame({"user": users[coo.row], "item": coo.col + 1000,
+                         "value": coo.data.astype(float)})
+
+
+def test_a_warm_started_refit_starts_where_the_model_was():
+    A = fastmf.datasets.make_synthetic(300, 120, 4000, random_state=0)
+    model = WALS(factors=8, iterations=20, random_state=0).fit(A)
+    converged = model.history_[-1]["objective"]
+    cold = WALS(factors=8, iterations=1, random_state=0).fit(A).history_[-1]["objective"]
+    model.set_params(iterations=1)
+    warm = model.fit(A, warm_start=True).history_[-1]["objective"]
+    assert warm <= converged * (1 + 1e-9) < cold
+    # an unfitted model has nothing to start from: the ordinary draw
+    fresh = WALS(factors=8, iterations=1, random_state=0).fit(A, warm_start=True)
+    np.testing.assert_array_equal(
+        fresh.user_factors, WALS(factors=8, iterations=1, random_state=0).fit(A).user_factors)
+
+
+def test_a_warm_start_matches_rows_by_raw_id_when_the_catalogue_grows():
+    A = fastmf.datasets.make_synthetic(300, 120, 4000, random_state=1)
+    df = _frame(A)
+    model = WALS(factors=8, iterations=20, random_state=0).fit(df)
+    # users with ids sorting before all the others: every old user moves down by two
+    # rows, so matching by position would start each row from another user's factors
+    extra = pd.DataFrame({"user": [-2, -2, -1], "item": [1000, 1001, 1002], "value": 1.0})
+    grown = pd.concat([df, extra])
+    reference = WALS(factors=8, iterations=20, random_state=0).fit(grown)
+    model.set_params(iterations=1)
+    model.fit(grown, warm_start=True)
+    assert model.user_ids_[:2].tolist() == [-2, -1]
+    gap = model.history_[-1]["objective"] / reference.history_[-1]["objective"]
+    assert gap < 1.01
+
+
+def test_a_warm_start_refuses_what_it_cannot_match():
+    A = random_csr(40, 30, 0.15, 1)
+    model = _model(A)
+    with pytest.raises(ValueError, match="number of factors"):
+        model.set_params(factors=3).fit(A, warm_start=True)
+    model = _model(A)
+    with pytest.raises(ValueError, match="raw id"):
+        model.fit(_frame(A), warm_start=True)

@@ -100,6 +100,38 @@ def start_factors(model, p, shape, target_mean):
         model.user_biases = np.zeros(m, p.dtype)
         model.item_biases = np.zeros(n, p.dtype)
         model.global_mean = target_mean()
+    if getattr(p, "warm_start", None) is not None:
+        warm_rows(model, *p.warm_start)
+
+
+def warm_rows(model, prior, ids):
+    """A warm start: the rows of the fit's starting factors (and biases) whose user or
+    item the previous model ``prior`` (factors, biases and raw ids) knows take its values;
+    the others keep their draw. Rows are matched by raw id, or by index when both fits are
+    on matrices. A ``prior`` that is not fitted leaves the draw as it is."""
+    U0, V0, ub0, vb0, old_users, old_items = prior
+    if U0 is None:
+        return
+    owner = type(model).__name__
+    if U0.shape[1] != model.user_factors.shape[1]:
+        raise ValueError(f"{owner}.fit(warm_start=True) needs the previous fit's number of "
+                         f"factors ({U0.shape[1]}); got factors={model.user_factors.shape[1]}.")
+    if (old_users is None) != (ids[0] is None):
+        raise ValueError(f"{owner}.fit(warm_start=True) matches rows by raw id, or by index "
+                         f"when both fits are on matrices; the previous fit was on "
+                         f"{'a matrix' if old_users is None else 'raw ids'} and this one "
+                         f"is not.")
+    for X, B, X0, B0, old, new in ((model.user_factors, model.user_biases, U0, ub0,
+                                    old_users, ids[0]),
+                                   (model.item_factors, model.item_biases, V0, vb0,
+                                    old_items, ids[1])):
+        if new is None:
+            at = prev = np.arange(min(X.shape[0], X0.shape[0]))
+        else:
+            _, at, prev = np.intersect1d(new, old, assume_unique=True, return_indices=True)
+        X[at] = X0[prev]
+        if B is not None and B0 is not None:
+            B[at] = B0[prev]
 
 
 def initial_scale(model, p):
