@@ -8,8 +8,12 @@ the users of the next batch that it already knows, and is scored by NDCG@20 agai
 items those users take in that next batch. Strategies:
 
 (a) ``partial_fit`` with the batch (the touched rows re-solved exactly, one sweep);
-(b) a full refit on everything so far (cold: a new fit, its 'auto' values resolved again);
-(c) no update.
+(b) a full refit on everything so far: cold (a new fit, its 'auto' values resolved again,
+    15 iterations), and warm (``fit(warm_start=True)`` from the previous model, 3
+    iterations);
+(c) no update;
+and for SGD (the defaults, 64 factors) on the same stream: ``SGD.partial_fit`` (epochs
+over the batch and as many sampled old entries) against a cold SGD refit.
 
 The same is run on a synthetic stream (``fastmf.datasets.make_synthetic``, 1M entries in
 random order, fitted on the first 50%) with batches of 0.1% of the data (1,000 entries).
@@ -55,41 +59,66 @@ def ndcg_known(model, history, nxt, k=20):
     return float(np.mean(scores))
 
 
-def replay(name, frame, half, batches, params, updates=10):
+WARM_ITERATIONS = 3
+
+
+def strategies(params, sgd_params):
+    """name -> (start(base), update(model, batch, seen) -> model)."""
+    wals, sgd = (lambda: fastmf.WALS(**params)), (lambda: fastmf.SGD(**sgd_params))
+    warm = dict(params, iterations=WARM_ITERATIONS)
+    return {
+        "partial_fit": (wals, lambda m, batch, seen: m.partial_fit(batch)),
+        "refit": (wals, lambda m, batch, seen: fastmf.WALS(**params).fit(seen)),
+        "warm refit": (wals, lambda m, batch, seen: m.set_params(**warm).fit(
+            seen, warm_start=True)),
+        "no update": (wals, lambda m, batch, seen: m),
+        "SGD partial_fit": (sgd, lambda m, batch, seen: m.partial_fit(batch)),
+        "SGD refit": (sgd, lambda m, batch, seen: fastmf.SGD(**sgd_params).fit(seen)),
+    }
+
+
+def replay(name, frame, half, batches, params, sgd_params, updates=10):
     """Fit on the first ``half`` rows of ``frame``, then for each of the first ``updates``
     batches (index arrays into ``frame``): update by each strategy, time it, and score on
     the next batch."""
     base = frame.iloc[:half]
-    models = {"partial_fit": fastmf.WALS(**params).fit(base),
-              "refit": fastmf.WALS(**params).fit(base),
-              "no update": fastmf.WALS(**params).fit(base)}
+    plan = strategies(params, sgd_params)
+    models = {key: start().fit(base) for key, (start, _) in plan.items()}
     rows = []
     seen = base
     for b in range(updates):
         batch = frame.iloc[batches[b]]
         seen = pd.concat([seen, batch])
-        t0 = time.perf_counter()
-        models["partial_fit"].partial_fit(batch)
-        t_partial = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        models["refit"] = fastmf.WALS(**params).fit(seen)
-        t_refit = time.perf_counter() - t0
-        row = {"batch": b + 1, "partial_seconds": t_partial, "refit_seconds": t_refit}
+        row = {"batch": b + 1}
+        for key, (_, update) in plan.items():
+            t0 = time.perf_counter()
+            models[key] = update(models[key], batch, seen)
+            row[key + " seconds"] = time.perf_counter() - t0
         if b + 1 < len(batches):
             nxt = frame.iloc[batches[b + 1]]
             for key, model in models.items():
                 row[key] = ndcg_known(model, seen if key != "no update" else base, nxt)
         rows.append(row)
-        print(f"  batch {b + 1:2d}: partial_fit {t_partial:6.3f} s, refit {t_refit:6.3f} s"
-              + "".join(f", {k} {row[k]:.4f}" for k in models if k in row))
+        print(f"  batch {b + 1:2d}: " + ", ".join(
+            f"{k} {row[k + ' seconds']:.3f} s" + (f" {row[k]:.4f}" if k in row else "")
+            for k in plan))
     table = pd.DataFrame(rows)
     scored = table.dropna()
-    ratio_q = (scored["partial_fit"] / scored["refit"]).mean()
-    ratio_t = table["partial_seconds"].mean() / table["refit_seconds"].mean()
-    print(f"{name}: NDCG@20 mean partial_fit {scored['partial_fit'].mean():.4f}, refit "
-          f"{scored['refit'].mean():.4f}, no update {scored['no update'].mean():.4f}; "
-          f"partial_fit/refit quality {ratio_q:.3f}x, time {ratio_t:.4f}x")
-    return {"rows": rows, "quality_ratio": ratio_q, "time_ratio": ratio_t}
+    summary = {}
+    for key in plan:
+        summary[key] = {"ndcg": float(scored[key].mean()),
+                        "seconds": float(table[key + " seconds"].mean())}
+    for fast, full in (("partial_fit", "refit"), ("partial_fit", "warm refit"),
+                       ("SGD partial_fit", "SGD refit"), ("SGD partial_fit", "partial_fit")):
+        q = float((scored[fast] / scored[full]).mean())
+        t = summary[fast]["seconds"] / summary[full]["seconds"]
+        summary[f"{fast} / {full}"] = {"quality": q, "time": t}
+    print(f"{name}: mean NDCG@20 and seconds per update: " + ", ".join(
+        f"{k} {summary[k]['ndcg']:.4f} ({summary[k]['seconds']:.3f} s)" for k in plan))
+    for key, r in summary.items():
+        if " / " in key:
+            print(f"  {key}: quality {r['quality']:.3f}x, time {r['time']:.4f}x")
+    return {"rows": rows, "summary": summary}
 
 
 def main():
@@ -100,6 +129,7 @@ def main():
     print(machine())
     record = JsonRecord(args.out, machine=machine_info())
     params = dict(factors=64, iterations=15, random_state=0)
+    sgd_params = dict(factors=64, random_state=0)
     out = {}
     if not args.skip_movielens:
         data = fastmf.datasets.load("movielens-100k", data_home=os.environ.get("FASTMF_DATA"),
@@ -113,7 +143,7 @@ def main():
         frame = frame.reset_index(drop=True)
         half = len(frame) // 2
         out["movielens-100k"] = replay("MovieLens 100K", frame, half, np.array_split(
-            np.arange(half, len(frame)), 10), params)
+            np.arange(half, len(frame)), 10), params, sgd_params)
     A = fastmf.datasets.make_synthetic(50_000, 10_000, 1_000_000, random_state=0).tocoo()
     order = np.random.default_rng(0).permutation(A.nnz)
     synthetic = pd.DataFrame({"user": A.row[order], "item": A.col[order],
@@ -123,7 +153,7 @@ def main():
     # fitted on the first half, then 10 batches of 0.1% each (and one more to score)
     print(f"\nsynthetic: {len(synthetic):,} entries, batches of {n_batch:,}")
     batches = [np.arange(half + b * n_batch, half + (b + 1) * n_batch) for b in range(11)]
-    out["synthetic"] = replay("synthetic", synthetic, half, batches, params)
+    out["synthetic"] = replay("synthetic", synthetic, half, batches, params, sgd_params)
     record.set(results=out)
     print(f"\nwritten to {args.out}")
 

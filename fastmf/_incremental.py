@@ -18,14 +18,90 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from . import _interrupts as interrupts
 from . import _validation as v
 from ._ids import raw_ids
 from ._interactions import Interactions
+from ._sgd_epochs import Epochs
 from ._weighting import gram64
 from .solvers import Side, half_sweep
 from .solvers import get as get_solver
 
 DUPLICATES = ("add", "replace")
+
+
+class Merged:
+    """A fitted model's state with new entries merged in, in the extended index space:
+    the training matrix ``csr``, factors and biases (new rows zero), the weighting (new
+    items at the overall ``w0``), the new entries' ``rows`` / ``cols`` and the catalogues
+    (``ids``, or None)."""
+
+    def __init__(self, model, new, duplicates):
+        owner = type(model).__name__
+        w = model._weighting
+        if model._seen is None or not model._seen_values:
+            raise ValueError(f"{owner}.partial_fit needs the training matrix, which this "
+                             f"model does not hold (fitted on a Dask DataFrame, or loaded "
+                             f"from a file written without it); refit with fit.")
+        if w.row_weights is not None or w.col_weights is not None:
+            raise ValueError(f"{owner}.partial_fit does not support row_weights / "
+                             f"col_weights (new rows would need weights of their own); "
+                             f"refit with fit.")
+        U, V = model.user_factors, model.item_factors
+        dtype = U.dtype
+        seen = model._seen
+        rows, cols, vals, (m2, n2), u_pos, i_pos, ids = _new_entries(model, new, dtype)
+        from ._memory import check_memory
+        check_memory(2 * (m2 + n2) * (U.shape[1] + 1) * dtype.itemsize
+                     + (seen.nnz + rows.size) * 24,
+                     f"{owner}.partial_fit to {m2:,} users and {n2:,} items",
+                     "pass fewer new users and items at a time")
+        # the training matrix in the extended index space, the old entries moved to their
+        # new positions, then merged with the new ones
+        old = seen.to_scipy().tocoo()
+        o_rows, o_cols = u_pos[old.row], i_pos[old.col]
+        o_vals = old.data.astype(np.float64)
+        if duplicates == "replace" and rows.size:
+            fresh = np.unique(rows.astype(np.int64) * n2 + cols)
+            keep = ~np.isin(o_rows.astype(np.int64) * n2 + o_cols, fresh)
+            o_rows, o_cols, o_vals = o_rows[keep], o_cols[keep], o_vals[keep]
+        merged = sp.csr_array((np.concatenate([o_vals, vals]),
+                               (np.concatenate([o_rows, rows]),
+                                np.concatenate([o_cols, cols]))), shape=(m2, n2))
+        merged.sum_duplicates()
+        self.csr = v.check_matrix(merged, "the merged training matrix", dtype=dtype,
+                                  nonnegative=w.confidence != "none")
+        self.U = np.zeros((m2, U.shape[1]), dtype)
+        self.V = np.zeros((n2, V.shape[1]), dtype)
+        self.U[u_pos], self.V[i_pos] = U, V
+        self.ub = self.vb = None
+        if model.user_biases is not None:
+            self.ub, self.vb = np.zeros(m2, dtype), np.zeros(n2, dtype)
+            self.ub[u_pos], self.vb[i_pos] = model.user_biases, model.item_biases
+        if w.w0_items is not None:
+            w0 = np.full(n2, float(w.w0))
+            w0[i_pos] = w.w0_items
+            w = dataclasses.replace(w, w0_items=w0)
+        self.weighting, self.rows, self.cols, self.ids = w, rows, cols, ids
+        self.u_pos, self.i_pos = u_pos, i_pos
+        self.owner = owner
+
+    def publish(self, model):
+        """Put the merged state on ``model`` (after a check that the factors are finite)."""
+        if not (np.isfinite(self.U).all() and np.isfinite(self.V).all()):
+            raise FloatingPointError(f"{self.owner}.partial_fit produced non-finite factors; "
+                                     f"the update is ill-conditioned (try a larger reg, or "
+                                     f"for SGD a smaller lr).")
+        model.user_factors, model.item_factors = self.U, self.V
+        model.user_biases, model.item_biases = self.ub, self.vb
+        model._seen = self.csr
+        if self.ids is not None:
+            model.user_ids_, model.item_ids_ = self.ids
+        w = self.weighting
+        if w is not model._weighting:
+            model._weighting = w
+            model.resolved_params_ = dict(model.resolved_params_, w0=w.w0_items
+                                          if w.w0_items is not None else w.w0)
 
 
 def partial_fit(model, new, *, duplicates="add", sweeps=1):
@@ -35,58 +111,19 @@ def partial_fit(model, new, *, duplicates="add", sweeps=1):
     duplicates = v.check_option(f"{owner}.partial_fit", "duplicates", duplicates, DUPLICATES)
     sweeps = v.check_int(f"{owner}.partial_fit", "sweeps", sweeps, low=1)
     model._check_fitted()
-    w = model._weighting
-    if model._seen is None or not model._seen_values:
-        raise ValueError(f"{owner}.partial_fit needs the training matrix, which this model "
-                         f"does not hold (fitted on a Dask DataFrame, or loaded from a file "
-                         f"written without it); refit with fit.")
-    if w.row_weights is not None or w.col_weights is not None:
-        raise ValueError(f"{owner}.partial_fit does not support row_weights / col_weights "
-                         f"(new rows would need weights of their own); refit with fit.")
-    U, V = model.user_factors, model.item_factors
-    dtype = U.dtype
-    seen = model._seen
-    rows, cols, vals, (m2, n2), u_pos, i_pos, ids = _new_entries(model, new, dtype)
-    from ._memory import check_memory
-    check_memory(2 * (m2 + n2) * (U.shape[1] + 1) * dtype.itemsize
-                 + (seen.nnz + rows.size) * 24,
-                 f"{owner}.partial_fit to {m2:,} users and {n2:,} items",
-                 "pass fewer new users and items at a time")
-    # the training matrix in the extended index space, the old entries moved to their
-    # new positions, then merged with the new ones
-    old = seen.to_scipy().tocoo()
-    o_rows, o_cols = u_pos[old.row], i_pos[old.col]
-    o_vals = old.data.astype(np.float64)
-    if duplicates == "replace" and rows.size:
-        fresh = np.unique(rows.astype(np.int64) * n2 + cols)
-        keep = ~np.isin(o_rows.astype(np.int64) * n2 + o_cols, fresh)
-        o_rows, o_cols, o_vals = o_rows[keep], o_cols[keep], o_vals[keep]
-    merged = sp.csr_array((np.concatenate([o_vals, vals]),
-                           (np.concatenate([o_rows, rows]), np.concatenate([o_cols, cols]))),
-                          shape=(m2, n2))
-    merged.sum_duplicates()
-    csr = v.check_matrix(merged, "the merged training matrix", dtype=dtype,
-                         nonnegative=w.confidence != "none")
-    # factors, biases and per-item unobserved weights in the extended index space
-    U2 = np.zeros((m2, U.shape[1]), dtype)
-    V2 = np.zeros((n2, V.shape[1]), dtype)
-    U2[u_pos], V2[i_pos] = U, V
-    Ub2 = Vb2 = None
-    if model.user_biases is not None:
-        Ub2, Vb2 = np.zeros(m2, dtype), np.zeros(n2, dtype)
-        Ub2[u_pos], Vb2[i_pos] = model.user_biases, model.item_biases
-    if w.w0_items is not None:
-        w0 = np.full(n2, float(w.w0))
-        w0[i_pos] = w.w0_items
-        w = dataclasses.replace(w, w0_items=w0)
+    new = Merged(model, new, duplicates)
+    csr, w, dtype = new.csr, new.weighting, new.U.dtype
+    U2, V2, Ub2, Vb2 = new.U, new.V, new.ub, new.vb
+    m2, n2 = csr.shape
     grams = model._grams
-    if grams is None or grams[0].shape[0] != U.shape[1]:
-        grams = (gram64(U), w.block_gram(V2, True) if w.has_unobserved else None)
+    if grams is None or grams[0].shape[0] != U2.shape[1]:
+        grams = (gram64(model.user_factors),
+                 w.block_gram(V2, True) if w.has_unobserved else None)
     UtU, VtWV = grams
-    touched_users = np.unique(rows)
-    touched_items = np.unique(cols)
+    touched_users = np.unique(new.rows)
+    touched_items = np.unique(new.cols)
     solver = get_solver("cholesky", model._fit_params_ns())
-    k = U.shape[1] + (1 if Ub2 is not None else 0)
+    k = U2.shape[1] + (1 if Ub2 is not None else 0)
     failed = 0
     if touched_users.size or touched_items.size:
         by_item = csr.to_scipy()[:, touched_items].T.tocsr()
@@ -102,20 +139,62 @@ def partial_fit(model, new, *, duplicates="add", sweeps=1):
     if failed:
         warnings.warn(f"partial_fit: {failed} row solves had a singular system and kept "
                       f"their previous factors.", RuntimeWarning, stacklevel=4)
-    if not (np.isfinite(U2).all() and np.isfinite(V2).all()):
-        raise FloatingPointError(f"{owner}.partial_fit produced non-finite factors; the "
-                                 f"systems are ill-conditioned (try a larger reg).")
-    model.user_factors, model.item_factors = U2, V2
-    model.user_biases, model.item_biases = Ub2, Vb2
-    model._seen = csr
-    if ids is not None:
-        model.user_ids_, model.item_ids_ = ids
-    if w is not model._weighting:
-        model._weighting = w
-        model.resolved_params_ = dict(model.resolved_params_, w0=w.w0_items
-                                      if w.w0_items is not None else w.w0)
+    new.publish(model)
     model._grams = (UtU, VtWV)
     return touched_users.size, touched_items.size
+
+
+def partial_fit_sgd(model, new, *, duplicates="add", epochs=None, replay=1.0):
+    """SGD's partial fit: merge ``new`` into ``model`` (a working copy) and run ``epochs``
+    epochs over the new entries and a uniform sample of ``replay`` times as many old ones,
+    from the model's factors; returns (users touched, items touched)."""
+    owner = type(model).__name__
+    duplicates = v.check_option(f"{owner}.partial_fit", "duplicates", duplicates, DUPLICATES)
+    model._check_fitted()
+    p = model._fit_params_ns()
+    if p.loss != "squared":
+        raise ValueError(f"{owner}.partial_fit supports loss='squared' (got "
+                         f"loss={p.loss!r}); refit a ranking model with fit.")
+    if epochs is None:
+        epochs = max(1, p.epochs // 4)
+    epochs = v.check_int(f"{owner}.partial_fit", "epochs", epochs, low=1)
+    replay = v.check_float(f"{owner}.partial_fit", "replay", replay, low=0.0)
+    new = Merged(model, new, duplicates)
+    if new.rows.size == 0:
+        return 0, 0
+    csr = new.csr
+    m2, n2 = csr.shape
+    at_rows = np.repeat(np.arange(m2), csr.row_nnz())
+    cols = csr.indices[:csr.nnz]
+    keys = at_rows.astype(np.int64) * n2 + cols
+    fresh = np.isin(keys, np.unique(new.rows.astype(np.int64) * n2 + new.cols))
+    old = np.flatnonzero(~fresh)
+    seed = p.random_state if isinstance(p.random_state, (int, np.integer)) else None
+    rng = np.random.default_rng(None if seed is None else [int(seed), csr.nnz])
+    n_old = min(old.size, int(round(replay * np.count_nonzero(fresh))))
+    pick = np.sort(np.concatenate([np.flatnonzero(fresh),
+                                   rng.choice(old, n_old, replace=False)]))
+    visit = sp.csr_array((csr.data[pick], (at_rows[pick], cols[pick])), shape=(m2, n2))
+    visit = v.check_matrix(visit, "the entries to visit", dtype=new.U.dtype)
+    full = (csr.row_nnz(), np.bincount(cols, minlength=n2))
+    run = Epochs(p, new.weighting, visit, start=(new.U, new.V, new.ub, new.vb,
+                                                 model.global_mean), full=full)
+    if model._optimizer is not None:
+        # AdaGrad's accumulators go on from the fit's (new rows from zero)
+        for name, pos in (("g2u", new.u_pos), ("g2v", new.i_pos), ("g2ub", new.u_pos),
+                          ("g2vb", new.i_pos)):
+            acc = getattr(run, name)
+            if acc.shape[0] > 1:
+                acc[pos] = model._optimizer[name]
+    stop = interrupts.pending if interrupts.active() else None
+    for e in range(epochs):
+        if not run.epoch(p.epochs + e, stop=stop):
+            interrupts.checkpoint()
+    if new.ub is not None:
+        new.ub, new.vb = run.ub, run.vb
+    new.publish(model)
+    model._optimizer = run.optimizer_state()
+    return np.unique(new.rows).size, np.unique(new.cols).size
 
 
 def _solve_rows(solver, w, part, rows, transposed, X, Xb, Y, Yb, global_mean, summed, k,

@@ -96,6 +96,7 @@ class FactorModel(Params, Scoring):
     _seen = None
     _seen_values = False
     _grams = None
+    _optimizer = None
     # The weighting of the last fit (what fold_in and loss use).
     _weighting = None
     _fit_params = None
@@ -167,6 +168,7 @@ class FactorModel(Params, Scoring):
         self._seen = None
         self._seen_values = False
         self._grams = None
+        self._optimizer = None
 
     def _check_fitted(self):
         if not self.is_fitted:

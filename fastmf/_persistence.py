@@ -70,6 +70,8 @@ def save_model(model, path):
             if model._seen_values:
                 state["seen_data"] = model._seen.data[:model._seen.nnz]
             state["seen_shape"] = np.array(model._seen.shape)
+        if model._optimizer is not None:
+            state.update({"optimizer__" + k: a for k, a in model._optimizer.items()})
         if model.user_ids_ is not None:
             state["user_ids"] = np.asarray(model.user_ids_)
             state["item_ids"] = np.asarray(model.item_ids_)
@@ -112,6 +114,18 @@ def _factor_array(z, path, name, rows=None, cols=None):
     if not np.all(np.isfinite(arr)):
         raise _bad(path, name, "holds NaN or infinite values")
     return arr
+
+
+def _optimizer(z, path, U, m, n):
+    """SGD's AdaGrad accumulators (non-negative, the factors' shapes and dtype)."""
+    state = {"g2u": _factor_array(z, path, "optimizer__g2u", m, U.shape[1]),
+             "g2v": _factor_array(z, path, "optimizer__g2v", n, U.shape[1]),
+             "g2ub": _vector(z, path, "optimizer__g2ub", m),
+             "g2vb": _vector(z, path, "optimizer__g2vb", n)}
+    for name, arr in state.items():
+        if arr.size and (arr.dtype != U.dtype or arr.min() < 0):
+            raise _bad(path, "optimizer__" + name, f"must be non-negative {U.dtype}")
+    return state
 
 
 def _vector(z, path, name, length, kind="f"):
@@ -226,6 +240,8 @@ def _load(path):
                                                                  f"({exc})") from None
                 model._seen = seen
                 model._seen_values = values
+            if "optimizer__g2u" in z.files:
+                model._optimizer = _optimizer(z, path, U, m, n)
         if "extra__history" in z.files:
             try:
                 history = json.loads(str(z["extra__history"]))

@@ -41,6 +41,7 @@ _LOCK_GUARD = threading.Lock()
 #: what a fit publishes: every attribute of the fitted state
 STATE = ("user_factors", "item_factors", "user_biases", "item_biases", "global_mean",
          "user_ids_", "item_ids_", "history_", "_seen", "_seen_values", "_grams",
+         "_optimizer",
          "_weighting", "_fit_params", "resolved_params_")
 
 

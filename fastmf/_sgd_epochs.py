@@ -78,9 +78,15 @@ class Epochs:
     returns). Draws from one generator (from ``model.random_state``) in this order: the
     initial U, then V, then the entry grid's relabelling; then per epoch the block order
     and the blocks' seeds.
+
+    ``start`` and ``full`` make the epochs of a partial fit (``SGD.partial_fit``): ``csr``
+    then holds only the entries to visit, ``start`` is ``(U, V, ub, vb, mu)`` to update in
+    place, and ``full`` the entry counts ``(row_nnz, col_nnz)`` of the whole training
+    matrix. Each row's penalty and unobserved (gravity) term are then scaled by the share
+    of its entries visited, as in a full epoch per visit; rows not visited do not move.
     """
 
-    def __init__(self, model, weighting, csr):
+    def __init__(self, model, weighting, csr, start=None, full=None):
         rng = v.make_rng(model.random_state)
         self.model = model
         self.rng = rng
@@ -88,11 +94,16 @@ class Epochs:
         dtype = model.dtype
         m, n = csr.shape
         d = model.factors
-        self.U = (rng.standard_normal((m, d)) * model.init_scale).astype(dtype)
-        self.V = (rng.standard_normal((n, d)) * model.init_scale).astype(dtype)
-        self.ub = np.zeros(m, dtype)
-        self.vb = np.zeros(n, dtype)
-        self.mu = w.target_mean(csr) if model.biases else 0.0
+        if start is None:
+            self.U = (rng.standard_normal((m, d)) * model.init_scale).astype(dtype)
+            self.V = (rng.standard_normal((n, d)) * model.init_scale).astype(dtype)
+            self.ub = np.zeros(m, dtype)
+            self.vb = np.zeros(n, dtype)
+            self.mu = w.target_mean(csr) if model.biases else 0.0
+        else:
+            self.U, self.V, ub, vb, self.mu = start
+            self.ub = np.zeros(m, dtype) if ub is None else ub
+            self.vb = np.zeros(n, dtype) if vb is None else vb
         adagrad = model.lr_schedule == "adagrad"
         self.g2u = np.zeros_like(self.U) if adagrad else np.zeros((1, 1), dtype)
         self.g2v = np.zeros_like(self.V) if adagrad else np.zeros((1, 1), dtype)
@@ -102,6 +113,13 @@ class Epochs:
         row_nnz = csr.row_nnz()
         col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
         rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
+        # per row, the share of its entries an epoch visits (None: all of them)
+        self.user_share = self.item_share = None
+        visited = row_nnz, col_nnz
+        if full is not None:
+            self.user_share = row_nnz / np.maximum(full[0], 1)
+            self.item_share = col_nnz / np.maximum(full[1], 1)
+            row_nnz, col_nnz = full
         self.lam_rows = w.row_penalty(row_nnz, n, dtype)
         self.lam_cols = w.row_penalty(col_nnz, m, dtype, transposed=True)
         self.kargs = w.kernel_args(csr.shape, False, dtype)
@@ -116,8 +134,11 @@ class Epochs:
         self.col_div = np.maximum(col_nnz, 1).astype(dtype)
         # Rows without entries are never visited by the entry kernel: their penalty gets
         # one step of its own per epoch (see _penalty_step).
-        self.empty_rows = np.flatnonzero((row_nnz == 0) & (self.lam_rows > 0))
-        self.empty_cols = np.flatnonzero((col_nnz == 0) & (self.lam_cols > 0))
+        # (In a partial fit no row that is not visited moves.)
+        self.empty_rows = np.flatnonzero((visited[0] == 0) & (row_nnz == 0)
+                                         & (self.lam_rows > 0) & (full is None))
+        self.empty_cols = np.flatnonzero((visited[1] == 0) & (col_nnz == 0)
+                                         & (self.lam_cols > 0) & (full is None))
         (self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
          self.grid) = entry_grid(csr, rows, rng, d, np.dtype(dtype).itemsize)
         del rows
@@ -169,19 +190,29 @@ class Epochs:
             if self.gravity and self.w0_items is not None:
                 # users: V^T diag(w0) V; items: w0_j U^T U, the weights applied per row
                 w0i = self.w0_items
+                xv = w0i if self.item_share is None else w0i * self.item_share
                 _gravity_step(U, V, 1.0 / parts, lr, self.g2u, self.schedule,
-                              self.gravity_buf, y_weights=w0i)
+                              self.gravity_buf, y_weights=w0i, x_weights=self.user_share)
                 _gravity_step(V, U, 1.0 / parts, lr, self.g2v, self.schedule,
-                              self.gravity_buf, x_weights=w0i)
+                              self.gravity_buf, x_weights=xv)
             elif self.gravity:
                 w0_part = self.w0 / parts
-                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf)
-                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf)
+                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf,
+                              x_weights=self.user_share)
+                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf,
+                              x_weights=self.item_share)
         penalty_steps(self, lr)
         return True
 
     def state(self):
         return self.U.copy(), self.V.copy(), self.ub.copy(), self.vb.copy()
+
+    def optimizer_state(self):
+        """AdaGrad's accumulated squared gradients by name (None for the other schedules),
+        which a partial fit continues from."""
+        if self.g2u.shape[0] <= 1:
+            return None
+        return {"g2u": self.g2u, "g2v": self.g2v, "g2ub": self.g2ub, "g2vb": self.g2vb}
 
     def restore(self, state):
         self.U[:], self.V[:], self.ub[:], self.vb[:] = state
@@ -248,7 +279,17 @@ def _gravity_step(X, Y, w0, lr, g2x, schedule, buf, y_weights=None, x_weights=No
     w0 x_i^T (Y^T Y) x_i; per-coordinate steps with adagrad). BLAS forms the products
     chunk by chunk into ``buf``; the kernel applies them. Per-item unobserved weights enter
     as ``y_weights`` (the Gram matrix is then Y^T diag(y_weights) Y) or ``x_weights`` (row
-    i's product is scaled by x_weights[i])."""
+    i's product is scaled by x_weights[i]). With ``x_weights`` that are zero for most rows
+    (a partial fit's shares) only the other rows are stepped."""
+    if x_weights is not None and np.count_nonzero(x_weights) < X.shape[0] // 2:
+        rows = np.flatnonzero(x_weights)
+        adagrad = schedule == SCHEDULES["adagrad"]
+        Xs, gs = X[rows], g2x[rows] if adagrad else g2x
+        _gravity_step(Xs, Y, w0, lr, gs, schedule, buf, y_weights, x_weights[rows])
+        X[rows] = Xs
+        if adagrad:
+            g2x[rows] = gs
+        return
     gram = threaded_gram(Y, y_weights).astype(X.dtype)
     step = buf.shape[0]
     adagrad = schedule == SCHEDULES["adagrad"]

@@ -11,8 +11,10 @@ from ._kernels.sgd import SCHEDULES
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
 from ._params import Auto, Int, Options, Real
 from ._persistence import register_model
+from ._scoring import fitting
 from ._sgd_epochs import Epochs, validation_loss
 from ._sgd_ranking import RANKING_LOSSES, RankingEpochs
+from ._threads import thread_context
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,6 +207,54 @@ class SGD(FactorModel):
                          track_objective=track_objective, validation=validation,
                          patience=patience, columns=(user, item, value))
 
+    @fitting
+    def partial_fit(self, new: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
+                    duplicates: Literal["add", "replace"] = "add", epochs: int | None = None,
+                    replay: float = 1.0) -> SGD:
+        """Take new interactions into the fitted model without a full refit (squared loss).
+
+        The new entries are merged into the training matrix the model keeps (unknown raw
+        ids extend ``user_ids_`` / ``item_ids_`` and the factors, new rows starting at
+        zero), then ``epochs`` epochs run over the new entries together with a uniform
+        sample of the old ones (``replay`` times as many), from the model's factors. Each
+        visited row's penalty and unobserved (gravity) term are scaled by the share of its
+        entries visited, so a row is pulled by the same objective as in a full epoch; rows
+        not visited do not move, and the sampled old entries keep the factors the new
+        entries change anchored to the rest of the data. :meth:`fastmf.WALS.partial_fit`
+        re-solves the touched rows exactly instead; ``benchmarks/replay.py`` compares both
+        with full refits.
+
+        Parameters
+        ----------
+        new : scipy.sparse matrix, fastmf.Interactions or pandas.DataFrame
+            As in :meth:`fastmf.WALS.partial_fit`.
+        duplicates : {'add', 'replace'}
+            For a (user, item) pair the model already holds: add the new value to the old
+            one, or replace it.
+        epochs : int, optional
+            Epochs over the visited entries; by default a quarter of the fit's ``epochs``
+            (at least 1). The step size continues the fit's schedule.
+        replay : float
+            Old entries sampled per new entry (0: the new entries alone).
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The values resolved by the first fit stay fixed. Not available with ``row_weights``
+        / ``col_weights`` or for the ranking losses. Published in one step like a fit's;
+        a Ctrl-C leaves the model as it was.
+        """
+        from ._incremental import partial_fit_sgd
+        work = self._working_copy()
+        with interrupts.deferred(), thread_context(self._threads()):
+            partial_fit_sgd(work, new, duplicates=duplicates, epochs=epochs, replay=replay)
+            interrupts.checkpoint()
+        self._publish(work)
+        return self
+
     def prepare_epochs(self, A):
         """Validate and return the :class:`Epochs` that :meth:`fit` runs (``.epoch(e)``
         runs epoch ``e``), for benchmarks that time epochs one by one."""
@@ -280,3 +330,4 @@ class _SgdRun(Run):
     def finish(self):
         if self.best is not None:
             self.run.restore(self.best)
+        self.model._optimizer = self.run.optimizer_state()
