@@ -55,6 +55,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._weighting import popularity_weights
+from .solvers import choose
 
 AUTO = "auto"
 KINDS = ("implicit", "ratings")
@@ -123,6 +124,7 @@ def resolve_from(p, stats):
     values = ratings or q.target == "value"
     fill("lr_schedule", "constant" if values else "adagrad")
     fill("lr", lambda: RATINGS_LR / spread if values else IMPLICIT_LR)
+    fill("solver", lambda: choose(q.factors, stats))
     beta = getattr(q, "popularity_exponent", 0.0)
     if isinstance(q.w0, np.ndarray):
         if q.w0.shape[0] != n:

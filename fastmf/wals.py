@@ -9,7 +9,7 @@ import numpy as np
 
 from . import solvers
 from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
-from ._params import Int, Optional, Options, Real
+from ._params import Auto, Int, Optional, Options, Real
 from . import _interrupts as interrupts
 from ._persistence import register_model
 from ._scoring import fitting
@@ -101,18 +101,21 @@ class WALS(FactorModel):
     biases : bool or 'auto', default 'auto'
         ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
-    solver : {'cg', 'cholesky', 'ials++'} or a registered solver name, default 'cg'
+    solver : {'cg', 'cholesky', 'ials++', 'auto'} or a registered solver name, default 'cg'
         Row solver (see :mod:`fastmf.solvers`): a few warm-started conjugate-gradient
         steps, the exact Cholesky solve, or iALS++'s block-coordinate updates (see
-        ``block_size``).
+        ``block_size``). 'auto' picks one from ``factors`` and the data by the measured
+        rule of :func:`fastmf.solvers.choose` (today CG at every size measured); the
+        choice is in ``resolved_params_``.
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep.
     block_size : int, default 32
         Coordinates per block of ``solver='ials++'`` (iALS++, Rendle et al. 2021): each
         half-sweep updates every row one block of coordinates at a time, each block solved
-        exactly with the others fixed. ``block_size >= factors`` is the exact solve; 32 to
-        128 suit large ``factors`` (hundreds to thousands), where Cholesky (d^3 per row)
-        and CG (d^2 per row and step) slow down.
+        exactly with the others fixed. ``block_size >= factors`` is the exact solve. Far
+        cheaper than Cholesky at large ``factors`` (d^3 per row); on the shapes measured
+        (``benchmarks/large_factors.py``, d up to 512) CG still reached a given objective
+        first.
     iterations : int, default 15
         Full sweeps (items then users).
     init_scale : float, optional
@@ -145,7 +148,7 @@ class WALS(FactorModel):
 
     _parameter_constraints = {
         **OBJECTIVE_CONSTRAINTS,
-        "solver": Options(solvers.available),
+        "solver": Auto(Options(solvers.available)),
         "cg_steps": Int(1),
         "block_size": Int(1),
         "iterations": Int(0),

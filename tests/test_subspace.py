@@ -138,3 +138,13 @@ def test_block_size_is_checked(A):
     with pytest.raises(ValueError, match="'block_size' parameter of WALS"):
         WALS(solver="ials++", block_size=0).fit(A)
     assert "ials++" in fastmf.solvers.available()
+
+
+def test_auto_resolves_by_the_measured_rule_and_fits_as_that_solver(A):
+    rule = fastmf.solvers.choose(8)
+    assert rule in fastmf.solvers.available()
+    auto = WALS(8, solver="auto", iterations=2, random_state=0).fit(A)
+    chosen = WALS(8, solver=rule, iterations=2, random_state=0).fit(A)
+    assert auto.solver == "auto" and auto.resolved_params_["solver"] == rule
+    np.testing.assert_array_equal(auto.user_factors, chosen.user_factors)
+    np.testing.assert_array_equal(auto.fold_in(A[:3]), chosen.fold_in(A[:3]))
