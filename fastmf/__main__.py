@@ -220,8 +220,8 @@ def cmd_tune(args):
                   random_state=args.seed, refit=args.output is not None,
                   show_progress=_progress(args))
     print(result.summary())
-    searched = {k: result.best_params[k] for k in result.table[0]
-                if k in result.best_params}
+    steps = "iterations" if "iterations" in result.best_params else "epochs"
+    searched = {k: result.best_params[k] for k in [*result.space, steps]}
     print("best: " + ", ".join(f"{k}={_short_value(val)}" for k, val in searched.items())
           + f"  ({metric} {result.best_score:.4f})")
     if args.output is not None:
