@@ -9,6 +9,7 @@ from importlib import import_module
 
 import numpy as np
 
+from ._install import install_hint
 from ._progress import tqdm_available
 
 MODELS = ("wals", "sgd", "svd")
@@ -185,7 +186,7 @@ def cmd_compare(args):
         result.plot(png)
         written.append(png)
     except ImportError:
-        out("(no plot: matplotlib is not installed; pip install 'fastmf[plots]')")
+        out(f"(no plot: matplotlib is not installed; {install_hint('plots')})")
     out(f"\nwrote {', '.join(written)} in {time.perf_counter() - t0:.1f} s")
     if result.interrupted:
         print("fastmf: interrupted; the files hold the steps that finished", file=sys.stderr)

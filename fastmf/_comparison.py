@@ -6,6 +6,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ._install import install_hint
+
 
 @dataclass
 class Comparison:
@@ -110,7 +112,7 @@ class Comparison:
                 matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
         except ImportError as exc:
-            raise ImportError("Plots need matplotlib: pip install 'fastmf[plots]'.") from exc
+            raise ImportError(f"Plots need matplotlib: {install_hint('plots')}.") from exc
         qkey = self.quality_keys[-1]
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         # The objective panels show the minimizing methods near the best objective; a
