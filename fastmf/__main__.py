@@ -9,6 +9,7 @@ from importlib import import_module
 
 import numpy as np
 
+from ._install import install_hint
 from ._progress import tqdm_available
 
 MODELS = ("wals", "sgd", "svd")
@@ -182,10 +183,10 @@ def cmd_compare(args):
     written = [csv_path, os.path.join(args.out, "curves.json")]
     try:
         png = os.path.join(args.out, "compare.png")
-        result.plot(png)
+        result.plot(png, log_gap=args.log_gap)
         written.append(png)
     except ImportError:
-        out("(no plot: matplotlib is not installed; pip install 'fastmf[plots]')")
+        out(f"(no plot: matplotlib is not installed; {install_hint('plots')})")
     out(f"\nwrote {', '.join(written)} in {time.perf_counter() - t0:.1f} s")
     if result.interrupted:
         print("fastmf: interrupted; the files hold the steps that finished", file=sys.stderr)
@@ -354,6 +355,8 @@ def build_parser():
                    help="fraction of the entries held out")
     p.add_argument("--out", default="fastmf-compare", metavar="OUT",
                    help="output folder of curves.csv, curves.json and compare.png")
+    p.add_argument("--log-gap", action="store_true", help="draw the objective panels as the "
+                   "gap to the best objective, (objective - best) / best, on a log scale")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the split and fits")

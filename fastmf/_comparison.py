@@ -6,6 +6,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ._install import install_hint
+
 
 @dataclass
 class Comparison:
@@ -101,57 +103,43 @@ class Comparison:
             json.dump({"kind": self.kind, "objective": self.objective, "k": self.k,
                        "data": self.data, "curves": self.curves}, f, indent=1)
 
-    def plot(self, path=None):
+    def plot(self, path=None, *, log_gap=False):
         """Objective vs time, objective vs epoch and held-out quality vs time (needs
-        matplotlib). Writes a PNG when ``path`` is given; returns the figure."""
+        matplotlib). Writes a PNG when ``path`` is given; returns the figure.
+
+        Parameters
+        ----------
+        path : str, optional
+        log_gap : bool
+            Draw the objective panels as the relative gap to the best objective,
+            ``(objective - best) / best``, on a log scale, where ``best`` is the lowest
+            objective any method reached (that point itself has no gap and is left out).
+            Every method that minimizes the objective is drawn then.
+
+        Notes
+        -----
+        On the linear scale (the default) a method whose objective curve lies far above
+        the others' is named in a note under the panels instead of drawn, so that it does
+        not squeeze the other curves (observed-only MF, whose objective is many times the
+        best). The rule: the methods are placed in the order of the lowest objective each
+        reaches; the scale runs from the best objective up to the highest value of the
+        methods placed so far, and is at least a quarter of the best high. A method whose
+        lowest value lies more than twice the scale's height above the best would squeeze
+        the curves already placed into the bottom third of the panel: it is off the scale,
+        and so is every method after it. Methods with a loss of their own (SGD's ranking
+        losses) appear only in the quality panel, and the note says so.
+        """
         try:
             import matplotlib
             if path is not None:
                 matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
         except ImportError as exc:
-            raise ImportError("Plots need matplotlib: pip install 'fastmf[plots]'.") from exc
-        qkey = self.quality_keys[-1]
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-        # The objective panels show the minimizing methods near the best objective; a
-        # method far above (SVD, observed-only MF) is drawn at the top edge and named with
-        # its ratio, so it does not squash the others.
-        best = self._best()
-        top = 1.5 * best
-        for method in dict.fromkeys(r["method"] for r in self.curves):
-            recs = [r for r in self.curves if r["method"] == method]
-            t = [r["time"] for r in recs]
-            steps = [r["step"] for r in recs]
-            q = [r.get(qkey, math.nan) for r in recs]
-            style = {"marker": "o", "markersize": 3} if len(recs) > 1 else {"marker": "*",
-                                                                              "markersize": 12}
-            line = axes[2].plot(t, q, label=method, **style)[0]
-            obj = [r["objective"] for r in recs]
-            if obj[-1] is None:
-                continue
-            label = method
-            if obj[-1] > top:
-                label = f"{method} (ends at {obj[-1] / best:.3g}x best, off scale)"
-            clipped = [min(o, top) for o in obj]
-            axes[0].plot(t, clipped, label=label, color=line.get_color(), **style)
-            axes[1].plot(steps, clipped, label=label, color=line.get_color(), **style)
-        axes[0].set(xlabel="training time (s)", ylabel="objective", title="objective vs time")
-        axes[1].set(xlabel="epoch / iteration", ylabel="objective",
-                    title="objective vs epoch")
-        axes[2].set(xlabel="training time (s)", ylabel=f"held-out {qkey}",
-                    title=f"held-out {qkey} vs time")
-        for ax in axes[:2]:
-            if math.isfinite(best):
-                ax.set_ylim(0.98 * best, top * 1.02)
-        for ax in axes:
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
-        axes[2].legend(fontsize=8)
-        fig.suptitle(self.data, fontsize=9)
-        fig.tight_layout()
+            raise ImportError(f"Plots need matplotlib: {install_hint('plots')}.") from exc
+        from ._compare_plot import draw
+
+        fig = draw(self, log_gap=log_gap)
         if path is not None:
             fig.savefig(path, dpi=110)
             plt.close(fig)
         return fig
-
-

@@ -3,6 +3,7 @@
 import csv
 import os
 
+from ._install import install_hint
 from ._interactions import Interactions
 
 
@@ -54,7 +55,7 @@ def _pandas():
         import pandas
     except ImportError:
         raise ImportError("Reading interaction files needs pandas: "
-                          "pip install 'fastmf[datasets]'") from None
+                          + install_hint("datasets")) from None
     return pandas
 
 

@@ -3,6 +3,8 @@
 import warnings
 from contextlib import contextmanager
 
+from ._install import install_hint
+
 
 class _NoBar:
     def update(self, record):
@@ -36,7 +38,7 @@ def progress_bar(total, enabled, desc):
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        warnings.warn("show_progress=True needs tqdm (pip install 'fastmf[progress]'); "
+        warnings.warn(f"show_progress=True needs tqdm ({install_hint('progress')}); "
                       "fitting without a progress bar.", RuntimeWarning, stacklevel=3)
         yield _NoBar()
         return

@@ -185,7 +185,7 @@ def test_malformed_numeric_file_raises(tmp_path, engine, bad):
 def test_missing_pandas_names_the_extra(tmp_path, monkeypatch):
     write(tmp_path / "ml-100k" / "u.data", U_DATA)
     monkeypatch.setitem(sys.modules, "pandas", None)  # import fails as if not installed
-    with pytest.raises(ImportError, match=r"pip install 'fastmf\[datasets\]'"):
+    with pytest.raises(ImportError, match=r"pip install pandas pooch .*fastmf-recsys"):
         fd.load("movielens-100k", tmp_path, download=False)
 
 
@@ -467,6 +467,6 @@ def test_failed_transfer_is_retried(clean_env, monkeypatch, server, tmp_path):
 
 def test_download_without_pooch_names_the_extra(clean_env, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pooch", None)
-    with pytest.raises(ImportError, match=r"pip install 'fastmf\[datasets\]'"):
+    with pytest.raises(ImportError, match=r"pip install pandas pooch .*fastmf-recsys"):
         fd.load("movielens-100k", tmp_path / "home")
     assert not (tmp_path / "home").exists()

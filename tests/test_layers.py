@@ -10,13 +10,14 @@ PKG = Path(__file__).resolve().parent.parent / "fastmf"
 
 # Lower number = lower layer. Kernels know nothing of the rest; the command line sits on top.
 LAYERS = {
-    "_kernels": 0,
+    "_kernels": 0, "_install": 0,  # _install: the distribution name; it imports nothing
     "_validation": 1, "_matrix": 1, "_compile_notice": 1, "_compile_helper": 1, "_threads": 1, "_progress": 1, "_params": 1, "_ids": 1, "_interrupts": 1, "_memory": 1,
     "_interactions": 2, "_io": 2, "datasets": 2, "split": 2,
     "_weighting": 3, "_objective": 3, "solvers": 3, "_defaults": 3,
     "_scoring": 4, "_persistence": 4, "_model": 4, "_run": 4, "_incremental": 4, "wals": 4, "sgd": 4, "svd": 4,
     "_sgd_epochs": 4, "_sgd_ranking": 4,
-    "_evaluation": 5, "metrics": 5, "compare": 5, "_comparison": 5, "_tune": 5,
+    "_evaluation": 5, "metrics": 5, "compare": 5, "_comparison": 5, "_compare_plot": 5,
+    "_tune": 5,
     "distributed": 5,
     "__main__": 6, "__init__": 7,
 }

@@ -14,7 +14,9 @@ import os
 def _version():
     try:
         from importlib.metadata import version
-        return version("fastmf")
+
+        from .._install import DISTRIBUTION
+        return version(DISTRIBUTION)
     except Exception:  # not installed (a source tree on sys.path)
         return "dev"
 

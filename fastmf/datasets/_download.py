@@ -27,6 +27,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from .._install import install_hint
 from ._catalogue import get_entry, source_url
 
 DATA_ENV = "FASTMF_DATA"
@@ -34,7 +35,7 @@ _CHUNK = 1 << 20
 _TIMEOUT = 60  # seconds without a byte before giving up
 # Further tries of a transfer that failed (pooch waits 1 s, then 2 s, ... between tries).
 _RETRIES = 2
-_INSTALL = "pip install 'fastmf[datasets]'"
+_INSTALL = install_hint("datasets")
 
 
 class DatasetNotFoundError(OSError):

@@ -11,11 +11,12 @@ import warnings
 
 import numpy as np
 
+from .._install import install_hint
 from .._interactions import Interactions
 from ._catalogue import CATALOGUE, get_entry
 from ._download import ensure
 
-_INSTALL = "pip install 'fastmf[datasets]'"
+_INSTALL = install_hint("datasets")
 
 
 def _pandas():

@@ -5,7 +5,7 @@ feedback matrix and the factors in row blocks on the workers for the whole fit:
 ``fastmf.WALS(...).fit(A, engine=DaskEngine(client))``. Each half-sweep moves, worker to
 worker, only the fixed-side rows each block references; the client sees d x d summaries.
 :class:`DaskWALS` is WALS with this engine as its default and ``client`` / ``n_blocks`` as
-parameters. Needs ``dask[distributed]`` (``pip install fastmf[dist]``); this package
+parameters. Needs ``dask[distributed]`` (the ``dist`` extra); this package
 imports dask only when a fit starts, so a model saved by DaskWALS loads anywhere.
 """
 

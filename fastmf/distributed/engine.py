@@ -19,6 +19,7 @@ import numpy as np
 from .. import _validation as v
 from .. import solvers
 from .._defaults import nonnegative_needed, resolve_from
+from .._install import install_hint
 from ..solvers import Engine
 from .blocks import (add_summaries, copy_state, first, in_index, initial_state, second,
                      solve_block, state_summary, take_rows)
@@ -90,7 +91,7 @@ class DaskEngine(Engine):
                 from distributed import Client, LocalCluster
             except ImportError as exc:
                 raise ImportError("The Dask engine needs dask.distributed; install it with "
-                                  "pip install 'fastmf[dist]'.") from exc
+                                  f"{install_hint('dist')}.") from exc
             self._cluster = LocalCluster(threads_per_worker=1, processes=True,
                                          dashboard_address=":0")
             client = Client(self._cluster)
