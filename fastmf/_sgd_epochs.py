@@ -173,7 +173,9 @@ class Epochs:
         # the Gram terms (with the Gram matrices of the moment) weighted 1 / gravity_steps:
         # the epoch's total gradient of the unobserved term is unchanged, but the per-entry
         # -w0 <u, v>^2 corrections no longer run a whole epoch unbalanced.
-        parts = model.gravity_steps if self.gravity else 1
+        # (A partial fit's epoch visits few entries: one Gram step after them, as each
+        # step forms the other side's whole Gram matrix.)
+        parts = model.gravity_steps if self.gravity and self.user_share is None else 1
         for part in np.array_split(order, parts):
             # with a stop test, the part runs as kernel calls of at most SLICE_ENTRIES
             # entries (the blocks in the same order: on one thread the same updates)
