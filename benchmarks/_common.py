@@ -14,7 +14,7 @@ import numpy as np
 OUT_DIR = Path(__file__).with_name("out")
 
 # Distributions whose versions a benchmark record names (those installed).
-_VERSIONED = ("numpy", "scipy", "numba", "fastmf", "implicit", "libmf", "scikit-surprise",
+_VERSIONED = ("numpy", "scipy", "numba", "fastmf-recsys", "implicit", "libmf", "scikit-surprise",
               "threadpoolctl")
 
 

@@ -59,10 +59,6 @@ def run_implicit(A, d, iterations, threads):
     C = sp.csr_matrix(C)
     seconds, objectives = [], []
     kw = {k: IMPLICIT_OBJECTIVE[k] for k in ("w0", "confidence", "alpha", "target", "reg")}
-    model = AlternatingLeastSquares(factors=d, regularization=IMPLICIT_OBJECTIVE["reg"],
-                                    alpha=1.0, use_cg=True, iterations=iterations,
-                                    num_threads=threads, random_state=0,
-                                    calculate_training_loss=False)
 
     def record(iteration, elapsed, loss):
         seconds.append(elapsed)
@@ -70,6 +66,10 @@ def run_implicit(A, d, iterations, threads):
 
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1, "blas"):  # as implicit asks (its own threads do the work)
+        model = AlternatingLeastSquares(factors=d, regularization=IMPLICIT_OBJECTIVE["reg"],
+                                        alpha=1.0, use_cg=True, iterations=iterations,
+                                        num_threads=threads, random_state=0,
+                                        calculate_training_loss=False)
         model.fit(C, show_progress=False, callback=record)
     return seconds, objectives
 
