@@ -94,6 +94,8 @@ def main():
     parser.add_argument("--cholesky-max-d", type=int, default=256)
     parser.add_argument("--scale-rule", action="store_true")
     parser.add_argument("--data", default="synthetic", help="synthetic or a data set name")
+    parser.add_argument("--only", nargs="+", default=None, metavar="METHOD",
+                        help="run only these methods (e.g. cholesky, 'implicit cg-3')")
     parser.add_argument("--fastmf-defaults", action="store_true",
                         help="fastmf's default weighting, without implicit")
     parser.add_argument("--out", default=None)
@@ -134,11 +136,13 @@ def main():
         if args.scale_rule:
             todo += [(f"{name}, 0.1/sqrt(d)", dict(p, init_scale=0.1 / np.sqrt(d)))
                      for name, p in todo if name.startswith("ials++")]
+        if args.only:
+            todo = [(name, params) for name, params in todo if name in args.only]
         for name, params in todo:
             t0 = time.perf_counter()
             rows[name] = run(A, d, params, args.iterations, weighting)
             print(f"  ({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
-        if with_implicit:
+        if with_implicit and (not args.only or "implicit cg-3" in args.only):
             rows["implicit cg-3"] = run_implicit(A, d, args.iterations, threads)
         if "cholesky" in rows:
             target, basis = rows["cholesky"][1][-1] * 1.001, "Cholesky's"
