@@ -101,21 +101,21 @@ class WALS(FactorModel):
     biases : bool or 'auto', default 'auto'
         ('auto': True for ratings with ``w0 = 0``.) Fit a global mean :math:`\mu` (the weighted mean of the targets, held fixed) and
         user and item biases, regularized like the factors. Ratings only: needs ``w0 = 0``.
-    solver : {'cg', 'cholesky', 'ials++', 'auto'} or a registered solver name, default 'cg'
+    solver : {'auto', 'cg', 'cholesky', 'ials++'} or a registered solver name, default 'auto'
         Row solver (see :mod:`fastmf.solvers`): a few warm-started conjugate-gradient
         steps, the exact Cholesky solve, or iALS++'s block-coordinate updates (see
-        ``block_size``). 'auto' picks one from ``factors`` and the data by the measured
-        rule of :func:`fastmf.solvers.choose` (today CG at every size measured); the
-        choice is in ``resolved_params_``.
+        ``block_size``). 'auto' applies the measured rule of :func:`fastmf.solvers.choose`:
+        CG below 512 factors, iALS++ from 512 on (where 3 CG steps stall short of the
+        objective the others reach); the choice is in ``resolved_params_``.
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep.
     block_size : int, default 32
         Coordinates per block of ``solver='ials++'`` (iALS++, Rendle et al. 2021): each
         half-sweep updates every row one block of coordinates at a time, each block solved
         exactly with the others fixed. ``block_size >= factors`` is the exact solve. Far
-        cheaper than Cholesky at large ``factors`` (d^3 per row); on the shapes measured
-        (``benchmarks/large_factors.py``, d up to 512) CG still reached a given objective
-        first.
+        cheaper than Cholesky at large ``factors`` (d^3 per row), and at 512 factors and
+        more it reached objectives that 3 CG steps per iteration did not
+        (``benchmarks/large_factors.py``); below that CG was faster.
     iterations : int, default 15
         Full sweeps (items then users).
     init_scale : float, optional
@@ -164,7 +164,7 @@ class WALS(FactorModel):
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
                  popularity_exponent: float | Literal["auto"] = "auto",
-                 solver: str = "cg", cg_steps: int = 3, block_size: int = 32,
+                 solver: str = "auto", cg_steps: int = 3, block_size: int = 32,
                  iterations: int = 15,
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,

@@ -52,21 +52,32 @@ def available():
     return tuple(_SOLVERS)
 
 
-def choose(factors, stats=None):
-    """The row solver ``WALS(solver='auto')`` resolves to for ``factors`` and the training
-    data's summaries ``stats``: ``'cg'``.
+# From this many factors on, ``solver='auto'`` picks iALS++ (see :func:`choose`).
+SUBSPACE_FROM = 512
 
-    The rule comes from ``benchmarks/large_factors.py`` (time to an objective within 0.1%
-    of what Cholesky reaches in 15 iterations, 2 threads): three warm-started CG steps got
-    there first at every size measured -- d = 8 to 512 on a 20k x 5k power-law matrix
-    (400k entries), and MovieLens 100K ratings without an unobserved term (d = 16 to
-    256). Cholesky (d^3 / 3 per row) took 1.5-8x
-    CG's time at d <= 32 and more above; iALS++ (``solver='ials++'``, blocks of 4-128)
-    2-9x: its block systems cost nnz_i b per coordinate against CG's few products per
-    step, and its block Gauss-Seidel passes need more iterations to the same objective.
-    The rule changes when a measurement says so.
+
+def choose(factors, stats=None):
+    """The row solver ``WALS(solver='auto')`` resolves to: ``'cg'`` below
+    ``SUBSPACE_FROM`` (512) factors, ``'ials++'`` from there on.
+
+    Measured with ``benchmarks/large_factors.py`` (2 threads, implicit's objective unless
+    said; the time to an objective within 0.1% of Cholesky's after the same iterations, or
+    of the best any method reached where Cholesky is out of reach):
+
+    * up to d = 256 three warm-started CG steps got there first on every shape measured
+      (a 20k x 5k power-law matrix at d = 8 to 512 with fastmf's default weighting,
+      CiteULike-a at d = 64 and 128, MovieLens 100K ratings at d = 16 to 256); Cholesky
+      took 1.5-8x CG's time, iALS++ 2-9x;
+    * at d = 512 and 1024 (CiteULike-a, 25 iterations; the 20k x 5k matrix, 20) CG with 3
+      steps reached the target in none of the four runs, ending 0.19-1.55% above the best
+      objective; CG with 6 steps reached it on the synthetic matrix only (0.36% and 0.95%
+      above on CiteULike-a); iALS++ with blocks of 64 reached it in three of the four and
+      ended at most 0.17% above the best, blocks of 32 in two (at most 0.31% above).
+
+    ``stats`` (the training data's summaries) is there for rules that need the data's
+    shape; this one reads ``factors`` only.
     """
-    return "cg"
+    return "ials++" if factors >= SUBSPACE_FROM else "cg"
 
 
 def get(name, params=None):
