@@ -4,18 +4,18 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import datasets, distributed, metrics, solvers, split
-from ._interactions import Interactions
-from ._persistence import ModelFileError
-from ._persistence import load_model as load
-from ._scoring import NotFittedError
-from ._objective import objective
-from .compare import compare
-from .metrics import evaluate
-from .sgd import SGD
-from ._tune import TuneResult, tune
-from .svd import SVD
-from .wals import WALS
+from . import datasets, distributed, solvers
+from .core._objective import objective
+from .data import _split as split
+from .data._interactions import Interactions
+from .evaluation import _metrics as metrics
+from .evaluation._compare import compare
+from .evaluation._metrics import evaluate
+from .evaluation._tune import TuneResult, tune
+from .models import SGD, SVD, WALS
+from .models._persistence import ModelFileError
+from .models._persistence import load_model as load
+from .models._scoring import NotFittedError
 
 __version__ = "0.1.0"
 

@@ -2,7 +2,7 @@ r"""Hogwild SGD epochs for ranking losses on implicit feedback: logistic, BPR an
 
 The epochs walk the same grid of (row range) x (column range) blocks as the squared-loss
 kernel (:func:`fastmf._kernels.sgd._sgd_epoch_hogwild`; the grid and the block order are
-built by ``fastmf._sgd_epochs.entry_grid`` and ``block_order``): the blocks run in
+built by ``fastmf.solvers._sgd_epochs.entry_grid`` and ``block_order``): the blocks run in
 ``block_order`` split between the threads, each block optionally shuffles its entries in
 place, and each block draws everything (shuffle, negatives) from its own xorshift64*
 generator seeded by ``seeds[b]``. No state is shared between threads. The sequence of

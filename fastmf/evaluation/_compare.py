@@ -8,16 +8,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _compile_helper as compile_helper
-from . import _interrupts as interrupts
-from . import _validation as v
-from . import solvers
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from .. import solvers
 from ._comparison import Comparison
-from ._interactions import Interactions
-from ._objective import objective as objective_of
-from ._progress import tqdm_available
-from .sgd import SGD
-from .svd import SVD
-from .wals import WALS
+from ..data._interactions import Interactions
+from ..core._objective import objective as objective_of
+from ..core._progress import tqdm_available
+from ..models._sgd import SGD
+from ..models._svd import SVD
+from ..models._wals import WALS
 
 METHODS = ("wals-cg", "wals-cholesky", "sgd", "sgd-logistic", "sgd-bpr", "observed-only",
            "svd")
@@ -54,14 +54,14 @@ def _resolve_data(data, kind, data_home, show_progress):
     """(Interactions, kind, description) for the accepted data arguments."""
     name = None
     if data is None:
-        from .datasets import make_synthetic
+        from ..datasets import make_synthetic
         A = make_synthetic(**DEFAULT_DATA, random_state=0)
         inter = Interactions.from_matrix(A)
         desc = (f"synthetic power-law implicit data, {A.shape[0]:,} x {A.shape[1]:,}, "
                 f"{A.nnz:,} entries")
         name = "synthetic"
     elif isinstance(data, str):
-        from ._io import read_interactions
+        from ..data._io import read_interactions
         inter = read_interactions(data, data_home=data_home, show_progress=show_progress)
         name = data
         desc = f"{data}: {inter.n_users:,} users x {inter.n_items:,} items, {inter.nnz:,} entries"
@@ -108,7 +108,7 @@ def _builder(factors, iterations, epochs, params, sgd_params, common):
 
 
 def compile_methods_from(folder):
-    """The helper process of :mod:`fastmf._compile_helper`: one-step fits of the methods
+    """The helper process of :mod:`fastmf.evaluation._compile_helper`: one-step fits of the methods
     in ``folder``/settings.json on ``folder``/data.npz, for their kernels to be compiled
     into Numba's on-disk cache."""
     import json
@@ -180,8 +180,8 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     -------
     Comparison
     """
-    from . import split
-    from .metrics import evaluate, rmse
+    from ..data import _split as split
+    from ._metrics import evaluate, rmse
 
     known = (("sgd", "svd", "observed-only", *RANKING_METHODS)
              + tuple(f"wals-{name}" for name in solvers.available()))

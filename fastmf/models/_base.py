@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from . import _interrupts as interrupts
-from ._compile_notice import first_compile_notice
-from . import _validation as v
-from ._ids import lookup_ids
-from ._interactions import Interactions, named_columns
-from ._objective import objective_value
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from ..core._compile_notice import first_compile_notice
+from ..core._objective import objective_value
+from ..core._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real,
+                            Threads, UnobservedWeight, Weights)
+from ..core._progress import progress_bar
+from ..core._threads import resolve_num_threads, thread_context
+from ..core._weighting import CONFIDENCES, TARGETS, Weighting
+from ..data._ids import lookup_ids
+from ..data._interactions import Interactions, named_columns
+from ..solvers import Side, half_sweep
+from ..solvers import get as get_solver
 from ._defaults import KINDS, nonnegative_needed, resolve
-from ._params import (Auto, Bool, Dtype, Int, Options, Params, RandomState, Real, Threads,
-                      UnobservedWeight, Weights)
 from ._persistence import save_model
-from ._progress import progress_bar
 from ._run import Run
 from ._scoring import NotFittedError, Scoring, fitting, reads
-from ._threads import resolve_num_threads, thread_context
-from ._weighting import CONFIDENCES, TARGETS, Weighting
-from .solvers import Side, half_sweep
-from .solvers import get as get_solver
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -323,7 +323,7 @@ class FactorModel(Params, Scoring):
         """Refuse a fit whose factors and working copies cannot fit in memory: about
         three factor-sized arrays (the factors, a copy for interrupts or SGD's step
         sizes, the final snapshot) and the data's transpose."""
-        from ._memory import check_memory
+        from ..core._memory import check_memory
         m, n = shape
         itemsize = np.dtype(p.dtype).itemsize
         need = 3 * (m + n) * (p.factors + 1) * itemsize + nnz * (8 + itemsize)

@@ -54,8 +54,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._weighting import popularity_weights
-from .solvers import choose
+from ..core._weighting import popularity_weights
+from ..solvers import choose
 
 AUTO = "auto"
 KINDS = ("implicit", "ratings")

@@ -40,14 +40,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from . import _interrupts as interrupts
-from . import _validation as v
-from ._evaluation import (RANKING, as_matrix, auc_value, check_model, error_sums, parse_metrics,
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from ._topk import (RANKING, as_matrix, auc_value, check_model, error_sums, parse_metrics,
                           ranking, seen_matrix, topk_blocks)
 
 if TYPE_CHECKING:
-    from ._interactions import Interactions
-    from ._model import FactorModel
+    from ..data._interactions import Interactions
+    from ..models._base import FactorModel
 
 
 # ---------------------------------------------------------------------------- public API
@@ -368,8 +368,8 @@ def _by_model_ids(model, data, name, unknown):
     """Interactions with raw ids as a matrix over the model's users and items (entries of
     ids the model does not know raise, or are dropped with a warning); anything else as
     it is."""
-    from ._ids import lookup_ids
-    from ._interactions import Interactions
+    from ..data._ids import lookup_ids
+    from ..data._interactions import Interactions
     if not isinstance(data, Interactions) or model.user_ids_ is None:
         return data
     rows = lookup_ids(model.user_ids_, data.user_ids, "users", unknown=-1)[data.users]

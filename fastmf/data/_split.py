@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from . import _validation as v
+from ..core import _validation as v
 from ._interactions import Interactions
 
 __all__ = ["Split", "by_time", "per_user", "random_holdout"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validation as v
-from ._kernels.weights import CONFIDENCE_KINDS
+from .._kernels.weights import CONFIDENCE_KINDS
 from ._threads import gram
 
 CONFIDENCES = tuple(CONFIDENCE_KINDS)
