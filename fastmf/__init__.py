@@ -4,14 +4,12 @@ Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one
 objective, with Numba kernels over sparse CSR data.
 """
 
-from . import datasets, distributed, solvers
+from . import datasets, distributed, metrics, solvers, split
+from .compare import compare  # the function takes the module's name, as it always has
 from .core._objective import objective
-from .data import _split as split
 from .data._interactions import Interactions
-from .evaluation import _metrics as metrics
-from .evaluation._compare import compare
-from .evaluation._metrics import evaluate
 from .evaluation._tune import TuneResult, tune
+from .metrics import evaluate
 from .models import SGD, SVD, WALS
 from .models._persistence import ModelFileError
 from .models._persistence import load_model as load
