@@ -211,7 +211,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkey
     import contextlib
 
     import fastmf.__main__ as cli
-    from fastmf.models import _base
+    from fastmf.models import _fit_loop
     asked = []
 
     @contextlib.contextmanager
@@ -219,7 +219,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkey
         asked.append(show)
         yield type("Bar", (), {"update": lambda self, record: None})()
 
-    monkeypatch.setattr(_base, "progress_bar", bar)
+    monkeypatch.setattr(_fit_loop, "progress_bar", bar)
     monkeypatch.setattr(cli, "tqdm_available", lambda: True)
     run = ["fit", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "2", "-o",
            str(tmp_path / "m.npz")]
