@@ -22,6 +22,7 @@ CONFIDENCE_KINDS = {"none": 0, "linear": 1, "log": 2}
 # promote float32 arithmetic to float64.
 
 
+# Kept twice on purpose: the NumPy twin over arrays is core/_weighting.py's `confidence`.
 @njit(cache=True, inline="always")
 def _confidence(a, kind, alpha, eps, one):
     if kind == 1:
