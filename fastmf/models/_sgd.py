@@ -150,6 +150,7 @@ class SGD(FactorModel):
                  max_trials: int = 50, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.kind = kind
         self.lr = lr

@@ -61,6 +61,7 @@ class SVD(FactorModel):
                  tol: float = 0.0, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.target = target
         self.w0 = w0

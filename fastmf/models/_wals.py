@@ -169,6 +169,7 @@ class WALS(FactorModel):
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.kind = kind
         self.w0 = w0
