@@ -180,25 +180,57 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     -------
     Comparison
     """
-    from ..data import _split as split
-    from ._metrics import evaluate, rmse
+    methods, factors, k, iterations, epochs, eval_users = _checked_arguments(
+        methods, factors, k, iterations, epochs, eval_users)
+    inter, kind, desc = _resolve_data(data, kind, data_home, show_progress)
+    methods = _methods_for(kind, methods)
+    params, sgd_params = _objective_settings(kind, objective)
+    A, T, T_sample = _held_out(inter, test_size, random_state, eval_users, factors, methods)
+    result = Comparison(kind=kind, objective=params, k=k,
+                        data=f"{desc}; {test_size:.0%} held out (seed {random_state}); "
+                             f"factors {factors}")
+    quality_on = _quality_measure(kind, k)
+    common = {"num_threads": num_threads, "random_state": random_state}
+    settings = {"factors": factors, "iterations": iterations, "epochs": epochs,
+                "params": params, "sgd_params": sgd_params, "common": common}
+    build = _builder(**settings)
+    for method in methods:
+        build(method).check_params()  # before any long work
+    result.compile_seconds = _warm_up(A, methods, build, settings, quality_on)
+    for method in methods:
+        if not _run_method(method, build(method), A, T, T_sample, params, quality_on, result,
+                           show_progress):
+            break
+    return result
 
+
+def _checked_arguments(methods, factors, k, iterations, epochs, eval_users):
+    """The methods and counts of :func:`compare`, checked."""
     known = (("sgd", "svd", "observed-only", *RANKING_METHODS)
              + tuple(f"wals-{name}" for name in solvers.available()))
     for m in methods:
         v.check_option("compare", "methods", m, known)
-    factors = v.check_int("compare", "factors", factors, low=1)
-    k = v.check_int("compare", "k", k, low=1)
-    iterations = v.check_int("compare", "iterations", iterations, low=1)
-    epochs = v.check_int("compare", "epochs", epochs, low=1)
-    eval_users = v.check_int("compare", "eval_users", eval_users, low=1)
-    inter, kind, desc = _resolve_data(data, kind, data_home, show_progress)
+    return (methods, v.check_int("compare", "factors", factors, low=1),
+            v.check_int("compare", "k", k, low=1),
+            v.check_int("compare", "iterations", iterations, low=1),
+            v.check_int("compare", "epochs", epochs, low=1),
+            v.check_int("compare", "eval_users", eval_users, low=1))
+
+
+def _methods_for(kind, methods):
+    """The methods that apply to the data's kind (the default set without the
+    implicit-only methods on ratings; an explicit request for one of them is an error)."""
     if kind == "ratings":
         if methods is METHODS:
-            methods = tuple(m for m in METHODS if m not in IMPLICIT_ONLY)
-        elif any(m in IMPLICIT_ONLY for m in methods):
+            return tuple(m for m in METHODS if m not in IMPLICIT_ONLY)
+        if any(m in IMPLICIT_ONLY for m in methods):
             raise ValueError(f"methods {[m for m in methods if m in IMPLICIT_ONLY]} are for "
                              f"implicit feedback; this comparison is on ratings.")
+    return methods
+
+
+def _objective_settings(kind, objective):
+    """(objective parameters, SGD settings) of the kind with the caller's overrides."""
     params = dict(OBJECTIVES[kind])
     sgd_params = dict(SGD_SETTINGS[kind])
     for key, value in objective.items():
@@ -208,6 +240,13 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
             sgd_params[key] = value
         else:
             raise TypeError(f"compare() got an unexpected keyword argument {key!r}.")
+    return params, sgd_params
+
+
+def _held_out(inter, test_size, random_state, eval_users, factors, methods):
+    """(training matrix, test matrix, test matrix of the sampled users the curves use)."""
+    from ..data import _split as split
+
     train, test = split.random_holdout(inter, test_size, random_state=random_state,
                                        warn=False)
     A, T = train.matrix, test.matrix
@@ -225,38 +264,25 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     keep[sample] = True
     T_sample = sp.csr_array(T.multiply(keep[:, None]))
     T_sample.eliminate_zeros()
-    result = Comparison(kind=kind, objective=params, k=k,
-                        data=f"{desc}; {test_size:.0%} held out (seed {random_state}); "
-                             f"factors {factors}")
+    return A, T, T_sample
+
+
+def _quality_measure(kind, k):
+    """quality_on(model, train, test): RMSE on ratings, Recall@k and NDCG@k otherwise."""
+    from ._metrics import evaluate, rmse
 
     def quality_on(model, train, test):
         if kind == "ratings":
             return {"rmse": rmse(model, test)}
         return evaluate(model, train, test, k=k, metrics=[f"recall@{k}", f"ndcg@{k}"])
+    return quality_on
 
-    def quality(model, full):
-        return quality_on(model, A, T if full else T_sample)
 
-    common = {"num_threads": num_threads, "random_state": random_state}
-    settings = {"factors": factors, "iterations": iterations, "epochs": epochs,
-                "params": params, "sgd_params": sgd_params, "common": common}
-    build = _builder(**settings)
-
-    def shared_objective(model, method, rec):
-        """The comparison's objective of the model's factors (None for ranking losses,
-        which do not minimize it)."""
-        if method in RANKING_METHODS:
-            return None
-        if method == "observed-only":
-            return objective_of(A, model.user_factors, model.item_factors, **params)
-        return rec["objective"]
-
-    for method in methods:
-        build(method).check_params()  # before any long work
-    # Compile every kernel first (or load it from Numba's cache) on a few rows of the same
-    # data, so that no curve's first step includes compilation.
-    # On a fresh install a helper process compiles the SGD kernels meanwhile (see
-    # _compile_helper); this process then loads them from the cache it filled.
+def _warm_up(A, methods, build, settings, quality_on):
+    """Compile every kernel first (or load it from Numba's cache) on a few rows of the same
+    data, so that no curve's first step includes compilation; returns the seconds taken.
+    On a fresh install a helper process compiles the SGD kernels meanwhile (see
+    _compile_helper); this process then loads them from the cache it filled."""
     t0 = time.perf_counter()
     rows = np.flatnonzero(np.diff(A.indptr))[:50]
     tiny = A[rows]
@@ -273,35 +299,46 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
                 quality_on(build(method, steps=1).fit(tiny), tiny, tiny)
     finally:
         compile_helper.stop(helper)
-    result.compile_seconds = time.perf_counter() - t0
+    return time.perf_counter() - t0
 
-    for method in methods:
-        model = build(method)
-        t_start = time.perf_counter()
 
-        def record(model, rec, method=method):
-            row = {"method": method, "step": rec["iteration"], "time": rec["time"],
-                   "objective": shared_objective(model, method, rec)}
-            row.update(quality(model, full=False))
-            result.curves.append(row)
+def _shared_objective(A, params, model, method, rec):
+    """The comparison's objective of the model's factors (None for ranking losses, which do
+    not minimize it)."""
+    if method in RANKING_METHODS:
+        return None
+    if method == "observed-only":
+        return objective_of(A, model.user_factors, model.item_factors, **params)
+    return rec["objective"]
 
-        try:
-            with interrupts.deferred():
-                model.fit(A, callback=record,
-                          show_progress=show_progress and tqdm_available())
-                # the final model against every test user (the curves use a fixed sample)
-                result.final_quality[method] = quality(model, full=True)
-                result.models[method] = model
-        except KeyboardInterrupt:
-            result.interrupted = True
-            if show_progress:
-                print(f"  {method:<14} interrupted; keeping what finished", flush=True)
-            break
+
+def _run_method(method, model, A, T, T_sample, params, quality_on, result, show_progress):
+    """Fit one method, recording its curve and final quality in ``result``; False when
+    interrupted (the comparison then keeps what finished)."""
+    t_start = time.perf_counter()
+
+    def record(model, rec):
+        row = {"method": method, "step": rec["iteration"], "time": rec["time"],
+               "objective": _shared_objective(A, params, model, method, rec)}
+        row.update(quality_on(model, A, T_sample))
+        result.curves.append(row)
+
+    try:
+        with interrupts.deferred():
+            model.fit(A, callback=record, show_progress=show_progress and tqdm_available())
+            # the final model against every test user (the curves use a fixed sample)
+            result.final_quality[method] = quality_on(model, A, T)
+            result.models[method] = model
+    except KeyboardInterrupt:
+        result.interrupted = True
         if show_progress:
-            last = result.curves[-1]
-            obj = (f"objective {last['objective']:.6g}" if last["objective"] is not None
-                   else "its own sampled loss")
-            print(f"  {method:<14} {last['step']:>3} steps, {last['time']:.2f} s training "
-                  f"({time.perf_counter() - t_start:.1f} s with evaluation), {obj}",
-                  flush=True)
-    return result
+            print(f"  {method:<14} interrupted; keeping what finished", flush=True)
+        return False
+    if show_progress:
+        last = result.curves[-1]
+        obj = (f"objective {last['objective']:.6g}" if last["objective"] is not None
+               else "its own sampled loss")
+        print(f"  {method:<14} {last['step']:>3} steps, {last['time']:.2f} s training "
+              f"({time.perf_counter() - t_start:.1f} s with evaluation), {obj}",
+              flush=True)
+    return True
