@@ -263,7 +263,7 @@ class WalsSweeps:
         self.U, self.V = model.user_factors, model.item_factors
 
     def threads(self, num_threads=None):
-        from fastmf._threads import resolve_num_threads, thread_context
+        from fastmf.core._threads import resolve_num_threads, thread_context
         return thread_context(num_threads or resolve_num_threads("benchmark",
                                                                  self.model.num_threads))
 
@@ -284,7 +284,7 @@ class SgdEpochs:
     """One Hogwild SGD epoch at a time, through the estimator's own code.
 
     ``SGD.prepare_epochs`` validates the data as ``fit`` does and returns the
-    ``fastmf.sgd.Epochs`` that holds the state of an SGD fit and the body of one epoch (what
+    ``fastmf.solvers._sgd_epochs.Epochs`` that holds the state of an SGD fit and the body of one epoch (what
     :meth:`fastmf.SGD.fit` runs); this drives it epoch by epoch.
     ``check_steps_match_estimators`` holds it to ``SGD.fit`` bit for bit on one thread. Run
     epochs inside ``self.threads()``.
@@ -305,7 +305,7 @@ class SgdEpochs:
         return self.run.V
 
     def threads(self, num_threads=None):
-        from fastmf._threads import resolve_num_threads, thread_context
+        from fastmf.core._threads import resolve_num_threads, thread_context
         return thread_context(num_threads or resolve_num_threads("benchmark",
                                                                  self.model.num_threads))
 

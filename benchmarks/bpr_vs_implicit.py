@@ -4,7 +4,7 @@ Both run in this process on the same synthetic power-law matrix, float32, the sa
 (plus an item bias in both: implicit always learns one), the same threads, nnz samples per
 epoch, negatives drawn by popularity and a sampled item the user has seen skipped (implicit's
 ``verify_negative_samples=True``; fastmf ``tries=1``). fastmf's kernel is driven directly
-over the block grid that ``fastmf._sgd_epochs.entry_grid`` builds; its epoch time includes drawing
+over the block grid that ``fastmf.solvers._sgd_epochs.entry_grid`` builds; its epoch time includes drawing
 the block order and seeds. implicit's epoch time is the ``elapsed`` its fit reports for the epoch (a one-epoch fit, so
 the two libraries take turns epoch by epoch). Each figure is the median over --epochs epochs
 after one warm-up epoch. Skips implicit when it is not installed.
@@ -23,12 +23,12 @@ from _common import add_data_args, apply_quick, machine
 from fastmf._kernels.sgd import SCHEDULES
 from fastmf._kernels.sampling import popularity_negatives
 from fastmf._kernels.sgd_ranking import _sgd_epoch_bpr
-from fastmf._weighting import check_weighting
-from fastmf._threads import thread_context
-from fastmf._validation import check_matrix
+from fastmf.core._weighting import check_weighting
+from fastmf.core._threads import thread_context
+from fastmf.core._validation import check_matrix
 from fastmf.datasets import make_synthetic
-from fastmf._sgd_epochs import block_order as _block_order
-from fastmf._sgd_epochs import entry_grid as _entry_grid
+from fastmf.solvers._sgd_epochs import block_order as _block_order
+from fastmf.solvers._sgd_epochs import entry_grid as _entry_grid
 
 
 def parse_args(argv=None):

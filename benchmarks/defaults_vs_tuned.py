@@ -27,7 +27,7 @@ from _common import machine
 
 import fastmf
 from fastmf import split
-from fastmf._tune import _score, default_space
+from fastmf.evaluation._tune import _score, default_space
 from fastmf.datasets import load, make_synthetic
 
 

@@ -25,7 +25,7 @@ from _common import (
 )
 
 import fastmf
-import fastmf._sgd_epochs as sgd_epochs
+import fastmf.solvers._sgd_epochs as sgd_epochs
 from fastmf.datasets import make_synthetic
 
 

@@ -28,7 +28,7 @@ pytest.importorskip("pytest_benchmark")
 from _common import SgdEpochs, WalsSweeps, check_steps_match_estimators, machine_info
 
 import fastmf
-from fastmf._threads import thread_context
+from fastmf.core._threads import thread_context
 from fastmf.datasets import make_synthetic
 
 SIZES = {

@@ -5,17 +5,15 @@ objective, with Numba kernels over sparse CSR data.
 """
 
 from . import datasets, distributed, metrics, solvers, split
-from ._interactions import Interactions
-from ._persistence import ModelFileError
-from ._persistence import load_model as load
-from ._scoring import NotFittedError
-from ._objective import objective
-from .compare import compare
+from .compare import compare  # the function takes the module's name, as it always has
+from .core._objective import objective
+from .data._interactions import Interactions
+from .evaluation._tune import TuneResult, tune
 from .metrics import evaluate
-from .sgd import SGD
-from ._tune import TuneResult, tune
-from .svd import SVD
-from .wals import WALS
+from .models import SGD, SVD, WALS
+from .models._persistence import ModelFileError
+from .models._persistence import load_model as load
+from .models._scoring import NotFittedError
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ from importlib import import_module
 import numpy as np
 
 from ._install import install_hint
-from ._progress import tqdm_available
+from .core._progress import tqdm_available
 
 MODELS = ("wals", "sgd", "svd")
 # Parameters of each model for explicit ratings (the defaults are for implicit feedback).
@@ -98,7 +98,7 @@ def _add_model_options(p, model_default="wals", saved=False):
 
 
 def _read(args, source):
-    from ._io import detect_value_column, read_interactions
+    from .data._io import detect_value_column, read_interactions
     value = args.value
     if value is None:
         value = detect_value_column(source, args.sep)
@@ -120,9 +120,9 @@ def _kind(args, source):
 
 
 def _build_model(args, kind):
-    from .sgd import SGD
-    from .svd import SVD
-    from .wals import WALS
+    from .models._sgd import SGD
+    from .models._svd import SVD
+    from .models._wals import WALS
     name = args.model.lower()
     if name not in MODELS:
         raise CommandError(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}.")
@@ -160,7 +160,7 @@ def _table(rows):
 
 # ---------------------------------------------------------------------------------- commands
 def cmd_compare(args):
-    from .compare import compare
+    from .evaluation._compare import compare
     out = _say(args)
     methods = args.methods.split(",") if args.methods else None
     kwargs = {"methods": methods} if methods else {}
@@ -209,7 +209,7 @@ def cmd_fit(args):
 
 
 def cmd_tune(args):
-    from ._tune import tune
+    from .evaluation._tune import tune
     out = _say(args)
     data = _read(args, args.data)
     kind = _kind(args, args.data)
@@ -236,7 +236,7 @@ def _short_value(value):
 
 
 def _load_model(path):
-    from ._persistence import load_model as load
+    from .models._persistence import load_model as load
     if not os.path.isfile(path):
         raise CommandError(f"no model file {path!r}.")
     return load(path)
@@ -274,8 +274,8 @@ def cmd_recommend(args):
 
 
 def cmd_evaluate(args):
-    from . import split
-    from .metrics import evaluate
+    from .data import _split as split
+    from .evaluation._metrics import evaluate
     out = _say(args)
     if args.model.endswith(".npz"):
         model = _load_model(args.model)
@@ -283,7 +283,7 @@ def cmd_evaluate(args):
             raise CommandError("this model was fitted without raw ids; evaluate it from "
                                "Python with fastmf.evaluate.")
         data = _read(args, args.data)
-        from ._interactions import Interactions
+        from .data._interactions import Interactions
         test = Interactions(data.user_ids[data.users], data.item_ids[data.items], data.values,
                             user_ids=model.user_ids_, item_ids=model.item_ids_,
                             unknown="drop")

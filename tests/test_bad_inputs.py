@@ -310,7 +310,7 @@ def test_bypassed_canonical_flag_is_not_trusted():
 
 
 def test_canonical_csr_is_not_copied():
-    from fastmf._validation import check_matrix
+    from fastmf.core._validation import check_matrix
     A = counts()
     csr = check_matrix(A, dtype=np.float64)
     assert csr.indptr is A.indptr and csr.indices is A.indices and csr.data is A.data

@@ -211,7 +211,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkey
     import contextlib
 
     import fastmf.__main__ as cli
-    from fastmf import _model
+    from fastmf.models import _fit_loop
     asked = []
 
     @contextlib.contextmanager
@@ -219,7 +219,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkey
         asked.append(show)
         yield type("Bar", (), {"update": lambda self, record: None})()
 
-    monkeypatch.setattr(_model, "progress_bar", bar)
+    monkeypatch.setattr(_fit_loop, "progress_bar", bar)
     monkeypatch.setattr(cli, "tqdm_available", lambda: True)
     run = ["fit", str(log_csv), *COLUMNS, "--factors", "4", "--iterations", "2", "-o",
            str(tmp_path / "m.npz")]
@@ -229,7 +229,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(log_csv, tmp_path, monkey
     assert main([*run, "--progress"]) == 0
     assert asked and all(asked)
     # tune's own progress follows the same rule
-    from fastmf import _tune
+    from fastmf.evaluation import _tune
     shown = []
     monkeypatch.setattr(_tune, "tune", lambda *a, **k: shown.append(k["show_progress"])
                         or (_ for _ in ()).throw(SystemExit(0)))

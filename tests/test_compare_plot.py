@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from fastmf._compare_plot import FLOOR, SQUEEZE, off_scale
-from fastmf._comparison import Comparison
+from fastmf.evaluation._compare_plot import FLOOR, SQUEEZE, off_scale
+from fastmf.evaluation._comparison import Comparison
 from fastmf.__main__ import build_parser, main
 
 BEST = 1000.0
@@ -140,7 +140,7 @@ def test_command_line_log_gap(monkeypatch, tmp_path):
     def plot(self, path=None, *, log_gap=False):
         seen["log_gap"] = log_gap
 
-    monkeypatch.setattr(sys.modules["fastmf.compare"], "compare", lambda *a, **k: _comparison())
+    monkeypatch.setattr(sys.modules["fastmf.evaluation._compare"], "compare", lambda *a, **k: _comparison())
     monkeypatch.setattr(Comparison, "plot", plot)
     assert main(["compare", "--log-gap", "--quiet", "--out", str(tmp_path)]) == 0
     assert seen == {"log_gap": True}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from fastmf import _compile_helper as helper
+from fastmf.evaluation import _compile_helper as helper
 
 
 def _fake_kernel(index_path, signatures=()):

@@ -4,7 +4,7 @@ import io
 import time
 from types import SimpleNamespace
 
-from fastmf import _compile_notice as notice
+from fastmf.core import _compile_notice as notice
 
 
 def test_notice_shows_once_for_a_slow_first_compile(monkeypatch):

@@ -1,11 +1,11 @@
-"""The 'auto' rules of fastmf._defaults as a fit resolves them."""
+"""The 'auto' rules of fastmf.models._defaults as a fit resolves them."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import fastmf
-from fastmf._tune import default_space
+from fastmf.evaluation._tune import default_space
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_tune_space_scales_the_uniform_w0(binary):
 def test_value_statistics_in_blocks_match_the_whole_array(monkeypatch):
     # the defaults read the stored values in float64 blocks; small blocks must give what
     # the whole array gives
-    from fastmf import _defaults
+    from fastmf.models import _defaults
     A = sp.random_array((300, 200), density=0.1, random_state=4, format="csr")
     A.data = np.ceil(A.data * 9).astype(np.float32)
 

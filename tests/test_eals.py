@@ -9,11 +9,11 @@ import pytest
 
 import fastmf
 from fastmf import solvers
-from fastmf._objective import objective_value
-from fastmf._sgd_epochs import Epochs
-from fastmf._threads import thread_context
-from fastmf._validation import check_matrix
-from fastmf._weighting import Weighting, check_weighting, popularity_weights
+from fastmf.core._objective import objective_value
+from fastmf.solvers._sgd_epochs import Epochs
+from fastmf.core._threads import thread_context
+from fastmf.core._validation import check_matrix
+from fastmf.core._weighting import Weighting, check_weighting, popularity_weights
 
 from _reference import cg_rows, dense_objective, dense_weights_targets, penalties, row_systems
 from conftest import random_csr

@@ -75,7 +75,7 @@ def test_sigint_at_random_moments_is_safe_30_times():
 
 
 def test_deferral_holds_sigint_until_a_checkpoint():
-    from fastmf import _interrupts as interrupts
+    from fastmf.core import _interrupts as interrupts
     with pytest.raises(KeyboardInterrupt):
         with interrupts.deferred():
             os.kill(os.getpid(), signal.SIGINT)
@@ -90,7 +90,7 @@ def test_deferral_holds_sigint_until_a_checkpoint():
 
 def test_deferral_is_a_no_op_outside_the_main_thread():
     import threading
-    from fastmf import _interrupts as interrupts
+    from fastmf.core import _interrupts as interrupts
     seen = []
 
     def worker():
@@ -141,7 +141,7 @@ def test_sgd_epochs_cut_into_pieces_give_the_same_factors(monkeypatch):
     from conftest import random_csr
 
     import fastmf
-    from fastmf import _sgd_epochs
+    from fastmf.solvers import _sgd_epochs
     monkeypatch.setattr(_sgd_epochs, "SLICE_ENTRIES", 50)
     A = random_csr(200, 150, 0.05, 3)
 

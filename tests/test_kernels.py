@@ -9,8 +9,8 @@ from fastmf._kernels.partition import _balanced_chunks
 from fastmf._kernels.topk import _topk_rows
 from fastmf._kernels.wals import _wals_rows_cg
 from fastmf._kernels.wals_cholesky import _wals_rows_cholesky
-from fastmf._weighting import check_weighting
-from fastmf._validation import check_matrix
+from fastmf.core._weighting import check_weighting
+from fastmf.core._validation import check_matrix
 
 from _reference import brute_topk, cg_rows, exact_rows
 from conftest import random_csr
@@ -142,7 +142,7 @@ def test_topk_rows_match_brute_force(k):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threaded_gram_is_the_product_whatever_the_threads(dtype):
-    from fastmf._threads import GRAM_BLOCK_ROWS, gram, thread_context
+    from fastmf.core._threads import GRAM_BLOCK_ROWS, gram, thread_context
     rng = np.random.default_rng(3)
     Y = rng.standard_normal((3 * GRAM_BLOCK_ROWS + 17, 9)).astype(dtype)
     w = rng.random(Y.shape[0])

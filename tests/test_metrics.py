@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from conftest import random_csr
 
 import fastmf
-import fastmf._evaluation as E
+import fastmf.evaluation._topk as E
 import fastmf.metrics as M
 from fastmf._kernels.metrics import _auc_rows, _ranking_rows
 

@@ -134,7 +134,7 @@ def test_an_interrupted_partial_fit_leaves_the_model_as_it_was(monkeypatch):
     A = random_csr(40, 30, 0.15, 1)
     model = _model(A)
     U = model.user_factors.copy()
-    from fastmf import _incremental
+    from fastmf.models import _incremental
 
     def interrupted(*args, **kw):
         raise KeyboardInterrupt

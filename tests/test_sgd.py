@@ -5,10 +5,10 @@ from _reference import dense_objective, sgd_epoch_reference
 from conftest import random_csr
 
 import fastmf
-import fastmf._sgd_epochs
+import fastmf.solvers._sgd_epochs
 from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
-from fastmf._weighting import check_weighting
-from fastmf._validation import check_matrix
+from fastmf.core._weighting import check_weighting
+from fastmf.core._validation import check_matrix
 
 def SGD(*args, **kwargs):
     """fastmf.SGD with the constant step these tests were written for (the default
@@ -134,7 +134,7 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
     into ``gravity_steps`` parts, each followed by a 1/gravity_steps Gram step, keeps the
     epoch's total step equal to -lr * grad L."""
     # Blocks of 4 rows x 4 columns (d = 3, float64), so that the parts hold different blocks.
-    monkeypatch.setattr(fastmf._sgd_epochs, "BLOCK_BYTES", 4 * 3 * 8)
+    monkeypatch.setattr(fastmf.solvers._sgd_epochs, "BLOCK_BYTES", 4 * 3 * 8)
     A = _gradient_case()
     lr = 1e-7
     model = SGD(3, lr=lr, gravity_steps=gravity_steps, reg_exponent=0.0, init_scale=0.5,
@@ -142,7 +142,7 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
     run = model.prepare_epochs(A)
     U, V = run.U.copy(), run.V.copy()
     assert run.block_ptr.shape[0] - 1 == 9
-    with fastmf._threads.thread_context(1):
+    with fastmf.core._threads.thread_context(1):
         run.epoch(0)
     step_u, step_v = (U - run.U) / lr, (V - run.V) / lr
     kw = dict(GRADIENT_CASE, reg_exponent=0.0)
@@ -187,7 +187,7 @@ def test_epochs_driven_one_by_one_reproduce_fit(params):
     ref = SGD(6, **kw).fit(A, track_objective=False)
     model = SGD(6, **kw)
     run = model.prepare_epochs(A)
-    with fastmf._threads.thread_context(1):
+    with fastmf.core._threads.thread_context(1):
         for e in range(3):
             run.epoch(e)
     np.testing.assert_array_equal(run.U, ref.user_factors)
@@ -302,7 +302,7 @@ def test_rows_without_entries_get_their_penalty_step(schedule):
 
 @pytest.mark.parametrize("size,run", [(10, 3), (1000, 64), (7, 10), (5, 1)])
 def test_run_ranks_permute_whole_runs_of_consecutive_ids(size, run):
-    ranks = fastmf._sgd_epochs.run_ranks(np.random.default_rng(0), size, run)
+    ranks = fastmf.solvers._sgd_epochs.run_ranks(np.random.default_rng(0), size, run)
     assert np.array_equal(np.sort(ranks), np.arange(size))
     # the ids of each run keep consecutive ranks, in order
     for start in range(0, size, run):
@@ -315,9 +315,9 @@ def test_entry_grid_bands_are_made_of_a_few_runs_of_consecutive_ids():
     csr = check_matrix(A, dtype=np.float32)
     rows = np.repeat(np.arange(400, dtype=csr.indices.dtype), csr.row_nnz())
     d = 16
-    g_rows, _, _, block_ptr, (n_ub, n_ib) = fastmf._sgd_epochs.entry_grid(
+    g_rows, _, _, block_ptr, (n_ub, n_ib) = fastmf.solvers._sgd_epochs.entry_grid(
         csr, rows, np.random.default_rng(0), d, 1 << 10)
-    per = fastmf._sgd_epochs.BLOCK_BYTES // (d * (1 << 10))  # 16 rows per band
+    per = fastmf.solvers._sgd_epochs.BLOCK_BYTES // (d * (1 << 10))  # 16 rows per band
     assert (n_ub, n_ib) == (-(-400 // per), -(-300 // per))
     band = np.repeat(np.arange(n_ub * n_ib), np.diff(block_ptr)) // n_ib
     for b in range(n_ub):
@@ -325,4 +325,4 @@ def test_entry_grid_bands_are_made_of_a_few_runs_of_consecutive_ids():
         runs = 1 + np.count_nonzero(np.diff(ids) != 1)
         # a band holds RUNS_PER_BAND runs; two may happen to sit side by side, and a run
         # may straddle two bands
-        assert runs <= fastmf._sgd_epochs.RUNS_PER_BAND + 1
+        assert runs <= fastmf.solvers._sgd_epochs.RUNS_PER_BAND + 1

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 from fastmf._kernels import sampling, sgd_ranking, sgd_ranking_steps
 from fastmf._kernels.sgd import SCHEDULES
-from fastmf._weighting import check_weighting
-from fastmf._validation import check_matrix
-from fastmf._sgd_epochs import block_order as _block_order
-from fastmf._sgd_epochs import entry_grid as _entry_grid
+from fastmf.core._weighting import check_weighting
+from fastmf.core._validation import check_matrix
+from fastmf.solvers._sgd_epochs import block_order as _block_order
+from fastmf.solvers._sgd_epochs import entry_grid as _entry_grid
 
 # the kernels, their samplers and their serial twins under one name
 R = SimpleNamespace(**{**vars(sampling), **vars(sgd_ranking), **vars(sgd_ranking_steps)})
@@ -233,10 +233,10 @@ def test_seen_filter_passes_every_seen_item_and_few_others(index_dtype):
 def _epoch_setup(A, d, dtype, seed, *, block_bytes=None, weighting=None, popularity=True,
                  tries=3, monkeypatch=None):
     """Everything a kernel epoch takes, built as a model class would: the entry grid of
-    fastmf.sgd, penalties, weights, a sampler with the seen check."""
-    import fastmf._sgd_epochs
+    fastmf.models._sgd, penalties, weights, a sampler with the seen check."""
+    import fastmf.solvers._sgd_epochs
     if block_bytes is not None:
-        monkeypatch.setattr(fastmf._sgd_epochs, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(fastmf.solvers._sgd_epochs, "BLOCK_BYTES", block_bytes)
     csr = check_matrix(A, dtype=dtype)
     m, n = csr.shape
     rng = np.random.default_rng(seed)

@@ -81,6 +81,6 @@ def test_the_objective_is_not_recomputed_after_the_sweep(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the objective was computed by a separate pass")
 
-    monkeypatch.setattr(fastmf._model, "objective_value", fail)
+    monkeypatch.setattr(fastmf.models._objective, "objective_value", fail)
     model = WALS(8, iterations=2, random_state=0).fit(_counts())
     assert all(np.isfinite(h["objective"]) for h in model.history_)

@@ -12,7 +12,7 @@ import pytest
 
 import fastmf
 from fastmf import WALS
-from fastmf._tune import TuneResult, _beyond, _space_and_start, default_space
+from fastmf.evaluation._tune import TuneResult, _beyond, _space_and_start, default_space
 from fastmf.datasets import make_synthetic
 from fastmf.metrics import evaluate
 from fastmf.split import random_holdout
@@ -183,7 +183,7 @@ def test_the_documented_candidate_counts_are_the_code_s():
                 _count(default_space(WALS(8, kind="ratings"), ratings))]
     assert expected == [294, 98, 21]
     guide = (ROOT / "docs" / "guide" / "tuning.rst").read_text()
-    code = (ROOT / "fastmf" / "_tune.py").read_text()
+    code = (ROOT / "fastmf" / "evaluation" / "_tune.py").read_text()
     for text in (guide, code):
         found = [int(x) for x in re.findall(r"(\d+) candidates", " ".join(text.split()))]
         assert found[:2] == [expected[0], expected[2]], found

@@ -3,7 +3,8 @@
 import numpy as np
 from numba import njit, prange
 
-from .weights import ROW_FASTMATH, _entry_w0, _obs_target, _obs_weight
+from .shared import FASTMATH, _dot4
+from .weights import _entry_w0, _obs_target, _obs_weight
 
 
 @njit(parallel=True, cache=True)
@@ -58,7 +59,7 @@ def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, 
     return obs, sq
 
 
-@njit(cache=True, fastmath=ROW_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _row_terms(s, start, nnz, i, indices, values, offsets, binary, x, cw, w0, w0_vec,
                w0_by_row, lam_i):
     """A solved row's share of the objective, float64, from its predictions
@@ -83,28 +84,20 @@ def _row_terms(s, start, nnz, i, indices, values, offsets, binary, x, cw, w0, w0
     return total + float(lam_i) * sx
 
 
-@njit(cache=True, fastmath=ROW_FASTMATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _row_objective(start, nnz, i, indices, values, offsets, binary, Y, x, cw, w0, w0_vec,
                    w0_by_row, lam_i, s):
     """:func:`_row_terms` with the predictions computed here (into the scratch ``s``), four
     dot products at a time (independent, so they overlap)."""
     k = x.shape[0]
     q = 0
+    # Kept also in wals.py's _sparse_update on purpose: there the axpy reuses the rows.
     while q + 4 <= nnz:
         y0 = Y[indices[start + q]]
         y1 = Y[indices[start + q + 1]]
         y2 = Y[indices[start + q + 2]]
         y3 = Y[indices[start + q + 3]]
-        s0 = x[0] - x[0]
-        s1 = s0
-        s2 = s0
-        s3 = s0
-        for a in range(k):
-            xa = x[a]
-            s0 += y0[a] * xa
-            s1 += y1[a] * xa
-            s2 += y2[a] * xa
-            s3 += y3[a] * xa
+        s0, s1, s2, s3 = _dot4(y0, y1, y2, y3, x, k, x[0] - x[0])
         s[q] = s0
         s[q + 1] = s1
         s[q + 2] = s2

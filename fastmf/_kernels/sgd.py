@@ -20,9 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from .prefetch import _prefetch_row
+from .shared import FASTMATH
 from .weights import _entry_w0, _obs_target, _obs_weight
-
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 SCHEDULES = {"constant": 0, "inverse": 1, "adagrad": 2}
 
@@ -55,6 +54,41 @@ def _shuffle_block(rows, cols, values, start, stop, state):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, tiny):
+    """The step of u_i and v_j on a loss of <u_i, v_j> whose derivative is ``g``, plus the
+    penalties lam_u |u_i|^2 + lam_v |v_j|^2 (old values used on both sides): AdaGrad with
+    the accumulators ``g2u``, ``g2v`` when ``schedule`` is 2, else a plain step of ``lr``."""
+    if schedule == 2:
+        for q in range(d):
+            uq = U[i, q]
+            vq = V[j, q]
+            gu = g * vq + two * lam_u * uq
+            gv = g * uq + two * lam_v * vq
+            g2u[i, q] += gu * gu
+            g2v[j, q] += gv * gv
+            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + tiny)
+            V[j, q] = vq - lr * gv / np.sqrt(g2v[j, q] + tiny)
+    else:
+        for q in range(d):
+            uq = U[i, q]
+            vq = V[j, q]
+            U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
+            V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _bias_step(b, idx, g, lam, g2b, lr, schedule, two, tiny):
+    """The same step for the bias ``b[idx]`` with the penalty lam b^2."""
+    if schedule == 2:
+        gb = g + two * lam * b[idx]
+        g2b[idx] += gb * gb
+        b[idx] -= lr * gb / np.sqrt(g2b[idx] + tiny)
+    else:
+        bi = b[idx]
+        b[idx] = bi - lr * (g + two * lam * bi)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u, lam_v,
               lr, schedule, has_b, k, zero, two, tiny):
     """One stochastic step on entry (i, j): prediction, gradient, update (old values used
@@ -68,35 +102,10 @@ def _sgd_step(i, j, U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w, t, w0_corr, lam_u
     if has_b:
         p += mu + ub[i] + vb[j]
     g = two * (w * (p - t) - w0_corr * dot)
-    if schedule == 2:
-        eps = tiny
-        for q in range(k):
-            uq = U[i, q]
-            vq = V[j, q]
-            gu = g * vq + two * lam_u * uq
-            gv = g * uq + two * lam_v * vq
-            g2u[i, q] += gu * gu
-            g2v[j, q] += gv * gv
-            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + eps)
-            V[j, q] = vq - lr * gv / np.sqrt(g2v[j, q] + eps)
-        if has_b:
-            gb = g + two * lam_u * ub[i]
-            gc = g + two * lam_v * vb[j]
-            g2ub[i] += gb * gb
-            g2vb[j] += gc * gc
-            ub[i] -= lr * gb / np.sqrt(g2ub[i] + eps)
-            vb[j] -= lr * gc / np.sqrt(g2vb[j] + eps)
-    else:
-        for q in range(k):
-            uq = U[i, q]
-            vq = V[j, q]
-            U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
-            V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
-        if has_b:
-            bi = ub[i]
-            cj = vb[j]
-            ub[i] = bi - lr * (g + two * lam_u * bi)
-            vb[j] = cj - lr * (g + two * lam_v * cj)
+    _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, k, two, tiny)
+    if has_b:
+        _bias_step(ub, i, g, lam_u, g2ub, lr, schedule, two, tiny)
+        _bias_step(vb, j, g, lam_v, g2vb, lr, schedule, two, tiny)
 
 
 # The epoch's parallel loop calls one block function per block instead of holding the

@@ -2,7 +2,7 @@ r"""Hogwild SGD epochs for ranking losses on implicit feedback: logistic, BPR an
 
 The epochs walk the same grid of (row range) x (column range) blocks as the squared-loss
 kernel (:func:`fastmf._kernels.sgd._sgd_epoch_hogwild`; the grid and the block order are
-built by ``fastmf._sgd_epochs.entry_grid`` and ``block_order``): the blocks run in
+built by ``fastmf.solvers._sgd_epochs.entry_grid`` and ``block_order``): the blocks run in
 ``block_order`` split between the threads, each block optionally shuffles its entries in
 place, and each block draws everything (shuffle, negatives) from its own xorshift64*
 generator seeded by ``seeds[b]``. No state is shared between threads. The sequence of
@@ -79,7 +79,8 @@ import numpy as np
 from numba import njit, prange
 
 from .sampling import _draw_item, _draw_negative, _seen
-from .sgd import FASTMATH, _shuffle_block
+from .sgd import _bias_step, _factor_step, _shuffle_block
+from .shared import FASTMATH
 from .weights import _entry_w0, _obs_weight
 
 @njit(cache=True, inline="always")
@@ -117,29 +118,9 @@ def _point_update(i, j, g, lam_u, lam_v, U, V, vb, g2u, g2v, g2vb, has_b, lr, sc
                   two, tiny):
     """Step on a loss of x_ij whose derivative is ``g``, plus the penalties
     lam_u |u_i|^2 + lam_v (|v_j|^2 + c_j^2)."""
-    if schedule == 2:
-        for q in range(d):
-            uq = U[i, q]
-            vq = V[j, q]
-            gu = g * vq + two * lam_u * uq
-            gv = g * uq + two * lam_v * vq
-            g2u[i, q] += gu * gu
-            g2v[j, q] += gv * gv
-            U[i, q] = uq - lr * gu / np.sqrt(g2u[i, q] + tiny)
-            V[j, q] = vq - lr * gv / np.sqrt(g2v[j, q] + tiny)
-        if has_b:
-            gc = g + two * lam_v * vb[j]
-            g2vb[j] += gc * gc
-            vb[j] -= lr * gc / np.sqrt(g2vb[j] + tiny)
-    else:
-        for q in range(d):
-            uq = U[i, q]
-            vq = V[j, q]
-            U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
-            V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
-        if has_b:
-            cj = vb[j]
-            vb[j] = cj - lr * (g + two * lam_v * cj)
+    _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, tiny)
+    if has_b:
+        _bias_step(vb, j, g, lam_v, g2vb, lr, schedule, two, tiny)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -209,6 +190,31 @@ def _bpr_step(i, j, k, w, lam_u, lam_j, lam_k, U, V, vb, g2u, g2v, g2vb, has_b, 
 
 
 # ----------------------------------------------------------------------------- epochs
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _epoch_setup(weighting, U, lr):
+    """What every ranking epoch opens with: the weighting's arrays and flags, and its
+    scalars, the step size and the constants 0, 1, 2 and 1e-8 in the factors' float type
+    (bare literals would promote float32 to float64)."""
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
+     has_scale) = weighting
+    dt = U.dtype.type
+    return (dt(w0), w0_vec, w0_by_row, row_scale, col_scale, kind, dt(alpha), dt(eps),
+            has_scale, dt(lr), dt(0), dt(1), dt(2), dt(1e-8))
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _block_start(p, block_order, block_ptr, seeds, shuffle, rows, cols, values):
+    """The ``p``-th block to run: its index, its entries ``start:stop``, and its generator
+    state after the in-place shuffle of its entries (when ``shuffle``)."""
+    b = block_order[p]
+    state = np.uint64(seeds[b])
+    start = block_ptr[b]
+    stop = block_ptr[b + 1]
+    if shuffle:
+        state = _shuffle_block(rows, cols, values, start, stop, state)
+    return b, start, stop, state
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _sgd_epoch_logistic(rows, cols, values, block_ptr, block_order, shuffle, row_div, col_div,
                         U, V, vb, g2u, g2v, g2vb, weighting, sampler, negatives, neg_weight,
@@ -233,28 +239,17 @@ def _sgd_epoch_logistic(rows, cols, values, block_ptr, block_order, shuffle, row
     block_loss : float64 (n_blocks,) receives each run block's sampled data loss, or
         length 0.
     """
-    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
-     has_scale) = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, has_scale, lr, zero,
+     one, two, tiny) = _epoch_setup(weighting, U, lr)
     d = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
-    w0 = dt(w0)
-    alpha = dt(alpha)
-    eps = dt(eps)
-    lr = dt(lr)
     w_neg = dt(neg_weight)
-    zero = dt(0)
-    one = dt(1)
-    two = dt(2)
-    tiny = dt(1e-8)
     track = block_loss.shape[0] > 0
+    # Each ranking epoch opens its block loop alike on purpose: one parallel kernel per loss.
     for p in prange(block_order.shape[0]):
-        b = block_order[p]
-        state = np.uint64(seeds[b])
-        start = block_ptr[b]
-        stop = block_ptr[b + 1]
-        if shuffle:
-            state = _shuffle_block(rows, cols, values, start, stop, state)
+        b, start, stop, state = _block_start(p, block_order, block_ptr, seeds, shuffle, rows,
+                                             cols, values)
         acc = 0.0
         for pos in range(start, stop):
             i = rows[pos]
@@ -287,27 +282,15 @@ def _sgd_epoch_bpr(rows, cols, values, block_ptr, block_order, shuffle, row_div,
     -w_ij log sigmoid(x_ij - x_ik). Arguments as :func:`_sgd_epoch_logistic` (no
     ``negatives``, ``neg_weight``); a triple whose k is seen after ``sampler.tries``
     draws, or equals j, is skipped."""
-    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
-     has_scale) = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, has_scale, lr, zero,
+     one, two, tiny) = _epoch_setup(weighting, U, lr)
     d = U.shape[1]
-    dt = U.dtype.type
     n_items = V.shape[0]
-    w0 = dt(w0)
-    alpha = dt(alpha)
-    eps = dt(eps)
-    lr = dt(lr)
-    zero = dt(0)
-    one = dt(1)
-    two = dt(2)
-    tiny = dt(1e-8)
     track = block_loss.shape[0] > 0
+    # Each ranking epoch opens its block loop alike on purpose: one parallel kernel per loss.
     for p in prange(block_order.shape[0]):
-        b = block_order[p]
-        state = np.uint64(seeds[b])
-        start = block_ptr[b]
-        stop = block_ptr[b + 1]
-        if shuffle:
-            state = _shuffle_block(rows, cols, values, start, stop, state)
+        b, start, stop, state = _block_start(p, block_order, block_ptr, seeds, shuffle, rows,
+                                             cols, values)
         acc = 0.0
         for pos in range(start, stop):
             i = rows[pos]
@@ -354,27 +337,16 @@ def _sgd_epoch_warp(rows, cols, values, block_ptr, block_order, shuffle, row_div
     ``max_trials`` draws, ``sampler.tries`` unused) and, when found after T draws, a step on
     w_ij L(r) (1 - x_ij + x_ik) with r = (n_items - 1) // T and L = ``rank_weights``
     (:func:`warp_rank_weights`). Other arguments as :func:`_sgd_epoch_logistic`."""
-    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, _binary,
-     has_scale) = weighting
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, has_scale, lr, zero,
+     one, two, tiny) = _epoch_setup(weighting, U, lr)
     d = U.shape[1]
     dt = U.dtype.type
     n_items = V.shape[0]
-    w0 = dt(w0)
-    alpha = dt(alpha)
-    eps = dt(eps)
-    lr = dt(lr)
-    zero = dt(0)
-    one = dt(1)
-    two = dt(2)
-    tiny = dt(1e-8)
     track = block_loss.shape[0] > 0
+    # Each ranking epoch opens its block loop alike on purpose: one parallel kernel per loss.
     for p in prange(block_order.shape[0]):
-        b = block_order[p]
-        state = np.uint64(seeds[b])
-        start = block_ptr[b]
-        stop = block_ptr[b + 1]
-        if shuffle:
-            state = _shuffle_block(rows, cols, values, start, stop, state)
+        b, start, stop, state = _block_start(p, block_order, block_ptr, seeds, shuffle, rows,
+                                             cols, values)
         acc = 0.0
         for pos in range(start, stop):
             i = rows[pos]

@@ -3,7 +3,7 @@ for the tests and the reference twins in ``tests/_reference_ranking.py``."""
 
 from numba import njit
 
-from .sgd import FASTMATH
+from .shared import FASTMATH
 from .sgd_ranking import (_softplus, _score, _pair_score, _pair_update, _logistic_step, _bpr_step)
 
 

@@ -21,11 +21,8 @@ import numpy as np
 from numba import njit, prange
 
 from .loss import _row_terms
+from .shared import FASTMATH, _dot4
 from .weights import _row_coefficients, _row_coefficients_items
-
-# Reassociation lets LLVM vectorize the d-long reductions; no-NaN/no-inf flags stay off so a
-# diverging solve still shows up as NaN instead of being optimized into garbage.
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -45,21 +42,13 @@ def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, ze
     waiting on one another) and ``out`` is loaded and stored once per four rows of Y.
     """
     q = 0
+    # Kept also in loss.py's _row_objective on purpose: here the axpy reuses the rows.
     while q + 4 <= nnz:
         y0 = Y[indices[start + q]]
         y1 = Y[indices[start + q + 1]]
         y2 = Y[indices[start + q + 2]]
         y3 = Y[indices[start + q + 3]]
-        s0 = zero
-        s1 = s0
-        s2 = s0
-        s3 = s0
-        for a in range(k):
-            va = v[a]
-            s0 += y0[a] * va
-            s1 += y1[a] * va
-            s2 += y2[a] * va
-            s3 += y3[a] * va
+        s0, s1, s2, s3 = _dot4(y0, y1, y2, y3, v, k, zero)
         sv[q] = s0
         sv[q + 1] = s1
         sv[q + 2] = s2

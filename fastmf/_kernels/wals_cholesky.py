@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from .loss import _row_objective
-from .wals import FASTMATH
+from .shared import FASTMATH
 from .weights import _row_coefficients, _row_coefficients_items
 
 # Inner loops of the d x d work start at a multiple of _VB instead of at the diagonal. LLVM
@@ -119,6 +119,7 @@ def _build_row_system(start, end, indices, Y, gram, g_i, scale_row, lam_i, cw, b
             M[a, a] += lam_i
     nnz = end - start
     block = Z.shape[0]
+    # Kept also in wals_subspace.py on purpose: there over a slice of each row, with residuals.
     for q0 in range(0, nnz, block):
         nb = min(block, nnz - q0)
         for q in range(nb):

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .loss import _row_terms
-from .wals import FASTMATH
+from .shared import FASTMATH
 from .wals_cholesky import _cholesky_solve_inplace
 from .weights import _row_coefficients, _row_coefficients_items
 
@@ -67,6 +67,7 @@ def _block_update(start, end, indices, Y, gram, g_i, lam_i, CW, BW, S, x, h, b0,
                     ma[t] += ca * yb[t]
     else:
         rows = Z.shape[0]
+        # Kept also in wals_cholesky.py on purpose: there over whole rows, without residuals.
         for q0 in range(start, end, rows):
             nq = min(rows, end - q0)
             for q in range(nq):

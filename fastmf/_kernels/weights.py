@@ -13,6 +13,8 @@ where ``w0`` is the entry's unobserved weight (per item with per-item weights, s
 import numpy as np
 from numba import njit
 
+from .shared import FASTMATH
+
 CONFIDENCE_KINDS = {"none": 0, "linear": 1, "log": 2}
 
 
@@ -20,6 +22,7 @@ CONFIDENCE_KINDS = {"none": 0, "linear": 1, "log": 2}
 # promote float32 arithmetic to float64.
 
 
+# Kept twice on purpose: the NumPy twin over arrays is core/_weighting.py's `confidence`.
 @njit(cache=True, inline="always")
 def _confidence(a, kind, alpha, eps, one):
     if kind == 1:
@@ -56,12 +59,9 @@ def _entry_w0(w0, w0_vec, w0_by_row, i, j):
     return w0_vec[j]
 
 
-# The row coefficients of the WALS kernels (``_kernels.wals``), under the same fastmath flags
-# as those kernels.
-ROW_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@njit(cache=True, fastmath=ROW_FASTMATH, inline="always")
+# The row coefficients of the WALS kernels (``_kernels.wals``), under the kernels' flags.
+# Kept apart from _row_coefficients_items on purpose: no per-entry w0 lookup here.
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, col_scale,
                       kind, alpha, eps, binary, has_scale, cw, bw):
     """cw[q] = w - w0 and bw[q] = w * (t - off_j) for the row's q-th nonzero."""
@@ -76,7 +76,8 @@ def _row_coefficients(start, end, i, indices, values, offsets, w0, row_scale, co
         bw[q] = w * (_obs_target(a, binary, one) - offsets[j])
 
 
-@njit(cache=True, fastmath=ROW_FASTMATH)
+# Kept apart from _row_coefficients on purpose: the per-item w0 costs a lookup per entry.
+@njit(cache=True, fastmath=FASTMATH)
 def _row_coefficients_items(start, end, i, indices, values, offsets, w0, w0_vec, w0_by_row,
                             row_scale, col_scale, kind, alpha, eps, binary, has_scale, cw,
                             bw):

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .._install import install_hint
-from .._interactions import Interactions
+from ..data._interactions import Interactions
 from ._catalogue import CATALOGUE, get_entry
 from ._download import ensure
 

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _validation as v
+from ..core import _validation as v
 
 
 def _zipf_cdf(size, exponent):

@@ -20,10 +20,10 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _validation as v
-from .._defaults import confidence_sum, deviation_sum, value_sum
+from ..core import _validation as v
+from ..models._defaults import confidence_sum, deviation_sum, value_sum
 from .._kernels.loss import _loss_weighted
-from .._threads import thread_context
+from ..core._threads import thread_context
 from ..solvers import Side, half_sweep
 
 # A block that references at least this share of the fixed side gets whole fixed-side
@@ -40,7 +40,7 @@ class Block:
     and renumbers its entries to positions in ``cols``, so a half-sweep needs only
     ``Y[cols]``, which it receives from the other side's blocks (``source_bounds``: their
     row ranges) in order. The weighting is cut to the block
-    (:meth:`fastmf._weighting.Weighting.restrict`).
+    (:meth:`fastmf.core._weighting.Weighting.restrict`).
     """
 
     def __init__(self, part, start, weighting, solver, *, transposed, n_other, k, dtype,
@@ -126,7 +126,7 @@ class Block:
 
     def summary(self, state):
         """The block's share of the Gram matrices (``"gram"``, float64, see
-        :meth:`~fastmf._weighting.Weighting.block_gram`; None without an unobserved
+        :meth:`~fastmf.core._weighting.Weighting.block_gram`; None without an unobserved
         term), of the penalty, and whether its factors are finite."""
         X, Xb = state
         w = self.weighting
@@ -169,7 +169,7 @@ def _stack(arrays):
 def part_from_pieces(pieces, start, stop, n_other, dtype, nonnegative):
     """A part from the (row, column, value) pieces that every partition of a data-frame
     input holds for rows ``start .. stop - 1``: duplicates summed and values checked as
-    :func:`fastmf._validation.check_matrix` checks a local input."""
+    :func:`fastmf.core._validation.check_matrix` checks a local input."""
     rows = np.concatenate([p[0] for p in pieces]) - start
     cols = np.concatenate([p[1] for p in pieces])
     vals = np.concatenate([p[2] for p in pieces])

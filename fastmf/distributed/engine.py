@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from .. import _validation as v
+from ..core import _validation as v
 from .. import solvers
-from .._defaults import nonnegative_needed, resolve_from
+from ..models._defaults import nonnegative_needed, resolve_from
 from .._install import install_hint
 from ..solvers import Engine
 from .blocks import (add_summaries, copy_state, first, in_index, initial_state, second,

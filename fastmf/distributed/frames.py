@@ -12,8 +12,8 @@ import operator
 
 import numpy as np
 
-from .._ids import factorize, lookup
-from .._interactions import entry_values
+from ..data._ids import factorize, lookup
+from ..data._interactions import entry_values
 from .blocks import part_from_pieces
 from .layout import BlockRef, Layout, block_bounds
 

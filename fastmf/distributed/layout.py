@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._defaults import MEDIAN_SAMPLE, median_scale_of
+from ..models._defaults import MEDIAN_SAMPLE, median_scale_of
 from .._kernels.partition import _balanced_chunks
-from .._validation import Csr
+from ..core._validation import Csr
 from .blocks import (block_info, build_block, part_nnz, row_counts, value_pass,
                      value_summary)
 
@@ -82,7 +82,7 @@ class Layout:
                 f.result()
 
     def stats(self):
-        """The summaries :func:`fastmf._defaults.resolve_from` reads, reduced over the
+        """The summaries :func:`fastmf.models._defaults.resolve_from` reads, reduced over the
         user parts on the workers."""
         return PartStats(self)
 
@@ -155,7 +155,7 @@ class Layout:
 
 
 class PartStats:
-    """:func:`fastmf._defaults.resolve_from`'s summaries of data held in parts on the
+    """:func:`fastmf.models._defaults.resolve_from`'s summaries of data held in parts on the
     workers: each a reduction whose result (scalars, a median sample of at most
     MEDIAN_SAMPLE values, and the items' counts) is all that reaches the client."""
 

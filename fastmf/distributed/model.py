@@ -3,11 +3,11 @@
 import copy
 import inspect
 
-from .. import _validation as v
-from .._params import Int, Optional
-from .._persistence import register_model
-from .._threads import resolve_num_threads
-from ..wals import WALS
+from ..core import _validation as v
+from ..core._params import Int, Optional
+from ..models._persistence import register_model
+from ..core._threads import resolve_num_threads
+from ..models._wals import WALS
 from .engine import DaskEngine
 
 

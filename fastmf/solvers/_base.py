@@ -18,9 +18,9 @@ import copy
 
 import numpy as np
 
-from .. import _interrupts as interrupts
+from ..core import _interrupts as interrupts
 from .._kernels.partition import _balanced_chunks
-from .._threads import n_chunks_for
+from ..core._threads import n_chunks_for
 
 
 NO_LOSS = np.zeros(0)

@@ -33,7 +33,7 @@ engine with this interface (see :class:`~fastmf.solvers.Sweeps` for the local on
 
 import numpy as np
 
-from .. import _validation as v
+from ..core import _validation as v
 
 
 class Engine:

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from .. import _interrupts as interrupts
+from ..core import _interrupts as interrupts
 
-from .._threads import gram as threaded_gram
+from ..core._threads import gram as threaded_gram
 from ._base import Side, half_sweep
 
 

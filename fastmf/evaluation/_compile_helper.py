@@ -19,8 +19,8 @@ import time
 
 import scipy.sparse as sp
 
-from ._kernels.sgd import _sgd_epoch_hogwild
-from ._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
+from .._kernels.sgd import _sgd_epoch_hogwild
+from .._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
 
 # The methods a helper may take, by the kernel that dominates their compile time. Only
 # fastmf's own methods: a solver registered at run time would not exist in the helper.

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _validation as v
+from ..core import _validation as v
 
 if TYPE_CHECKING:
-    from ._model import FactorModel
+    from ._base import FactorModel
 
 
 FORMAT = 1

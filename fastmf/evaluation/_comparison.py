@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from ._install import install_hint
+from .._install import install_hint
 
 
 @dataclass

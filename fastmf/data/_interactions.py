@@ -178,7 +178,7 @@ class Interactions:
     def from_matrix(cls, A, user_ids=None, item_ids=None):
         """Interactions holding the stored entries of a sparse matrix; ids default to the
         row and column indices."""
-        from ._validation import check_matrix
+        from ..core._validation import check_matrix
         if not sp.issparse(A):
             raise TypeError(f"A must be a scipy.sparse matrix; got {type(A).__name__}.")
         # structure checked before scipy touches it (a corrupt matrix must not crash)
@@ -213,7 +213,7 @@ class Interactions:
                                  f"{mask.shape}.")
             rows = np.flatnonzero(mask)
         else:
-            from ._validation import check_ids
+            from ..core._validation import check_ids
             rows = np.unique(check_ids("positions", mask, self.nnz))
         return self._like(rows)
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from . import _validation as v
-from ._kernels.loss import _loss_weighted
-from ._kernels.partition import _balanced_chunks
+from .._kernels.loss import _loss_weighted
+from .._kernels.partition import _balanced_chunks
 from ._threads import n_chunks_for
 from ._weighting import check_weighting
 

@@ -4,12 +4,12 @@ blocks, the ranking and AUC kernels' drivers. Models are addressed by index here
 import numpy as np
 import scipy.sparse as sp
 
-from . import _interrupts as interrupts
-from . import _validation as v
-from ._kernels.metrics import _auc_rows, _ranking_rows
-from ._model import FactorModel
-from ._scoring import SCORE_BLOCK_BYTES, NotFittedError
-from ._threads import resolve_num_threads, thread_context
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from .._kernels.metrics import _auc_rows, _ranking_rows
+from ..models._base import FactorModel
+from ..models._scoring import SCORE_BLOCK_BYTES, NotFittedError
+from ..core._threads import resolve_num_threads, thread_context
 
 # Top-k lists (ids and scores from ``recommend``) held at once, in bytes.
 _RANK_BLOCK_BYTES = 64 * 2**20
@@ -37,7 +37,7 @@ def check_model(model, owner):
 
 
 def as_matrix(x, name, shape, dtype=np.float64):
-    """``x`` as validated canonical :class:`fastmf._validation.Csr` of the given shape.
+    """``x`` as validated canonical :class:`fastmf.core._validation.Csr` of the given shape.
 
     ``x`` is a scipy.sparse matrix or array, or anything holding one in ``.matrix`` (an
     :class:`fastmf.Interactions`).

@@ -13,7 +13,7 @@ its best over the iterations run, a fit stops once its score has not improved fo
 rest: the refit on all the training data runs that many.
 
 The default space is built around the data-aware defaults (``'auto'`` values resolved on
-the training part, see :mod:`fastmf._defaults`), so it stays meaningful on any data:
+the training part, see :mod:`fastmf.models._defaults`), so it stays meaningful on any data:
 
 * implicit feedback: ``reg`` and ``w0`` each at 1/27, 1/9, 1/3, 1, 3, 9 and 27 times
   their 'auto' value (the uniform ``w0``, before popularity weighting),
@@ -38,11 +38,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import _validation as v
-from ._defaults import resolve
-from ._interactions import Interactions
-from .metrics import evaluate, rmse
-from .split import random_holdout
+from ..core import _validation as v
+from ..models._defaults import resolve
+from ..data._interactions import Interactions
+from ._metrics import evaluate, rmse
+from ..data._split import random_holdout
 
 _SCALES = (1 / 27, 1 / 9, 1 / 3, 1.0, 3.0, 9.0, 27.0)
 # the keys of a table row that are not searched parameters

@@ -7,9 +7,9 @@ import numpy as np
 from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
-from . import _validation as v
-from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
-from ._params import Real
+from ..core import _validation as v
+from ._base import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ..core._params import Real
 from ._persistence import register_model
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
     from numpy.typing import DTypeLike
 
-    from ._interactions import Interactions
+    from ..data._interactions import Interactions
 
 
 @register_model
@@ -61,6 +61,7 @@ class SVD(FactorModel):
                  tol: float = 0.0, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.target = target
         self.w0 = w0

@@ -3,7 +3,7 @@
 import warnings
 from contextlib import contextmanager
 
-from ._install import install_hint
+from .._install import install_hint
 
 
 class _NoBar:

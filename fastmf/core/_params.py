@@ -103,7 +103,7 @@ class Optional:
 
 
 class Auto:
-    """``'auto'`` (resolved from the data at fit, see :mod:`fastmf._defaults`), or a value
+    """``'auto'`` (resolved from the data at fit, see :mod:`fastmf.models._defaults`), or a value
     that passes ``inner``."""
 
     def __init__(self, inner):

@@ -3,7 +3,7 @@
 import csv
 import os
 
-from ._install import install_hint
+from .._install import install_hint
 from ._interactions import Interactions
 
 
@@ -16,7 +16,7 @@ def read_interactions(source, *, user="user", item="item", value=None, timestamp
     ``timestamp`` when given). ``sep`` defaults to a tab for ``.tsv`` / ``.tab`` and a comma
     otherwise. Files are read by pandas (the ``datasets`` extra).
     """
-    from . import datasets
+    from .. import datasets
 
     if isinstance(source, Interactions):
         return source

@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 
-from . import _interrupts as interrupts
-from . import _validation as v
-from ._kernels.sgd import SCHEDULES
-from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
-from ._params import Auto, Int, Options, Real
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from .._kernels.sgd import SCHEDULES
+from ._base import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ..core._params import Auto, Int, Options, Real
 from ._persistence import register_model
 from ._scoring import fitting
-from ._sgd_epochs import Epochs, validation_loss
-from ._sgd_ranking import RANKING_LOSSES, RankingEpochs
-from ._threads import thread_context
+from ..solvers._sgd_epochs import Epochs, validation_loss
+from ..solvers._sgd_ranking import RANKING_LOSSES, RankingEpochs
+from ..core._threads import thread_context
 
 if TYPE_CHECKING:
     import pandas as pd
     import scipy.sparse as sp
     from numpy.typing import ArrayLike, DTypeLike
 
-    from ._interactions import Interactions
+    from ..data._interactions import Interactions
 
 
 UNOBSERVED = ("gravity", "negative_sampling")
@@ -150,6 +150,7 @@ class SGD(FactorModel):
                  max_trials: int = 50, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.kind = kind
         self.lr = lr

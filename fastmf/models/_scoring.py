@@ -17,10 +17,10 @@ import threading
 
 import numpy as np
 
-from . import _validation as v
-from ._ids import lookup_ids
-from ._kernels.topk import _topk_rows
-from ._threads import thread_context
+from ..core import _validation as v
+from ..data._ids import lookup_ids
+from .._kernels.topk import _topk_rows
+from ..core._threads import thread_context
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -74,7 +74,7 @@ class Scoring:
     it in one step, so a read sees the old model or the new one, never a mix. Fits of one
     model run one at a time. (The parallel kernels of concurrent calls run at the same
     time under Numba's 'omp' and 'tbb' threading layers; under 'workqueue', which does not
-    support concurrent callers, they take turns: see :func:`fastmf._threads.thread_context`.)
+    support concurrent callers, they take turns: see :func:`fastmf.core._threads.thread_context`.)
     """
 
     def _model_lock(self):
@@ -179,7 +179,7 @@ class Scoring:
         """
         n = targets.shape[0]
         q = queries.shape[0]
-        from ._memory import check_memory
+        from ..core._memory import check_memory
         check_memory(q * k * (8 + targets.itemsize) + min(SCORE_BLOCK_BYTES,
                                                          q * n * targets.itemsize),
                      f"the top {k} of {q:,} rows", "ask for fewer rows or a smaller k per "
@@ -340,7 +340,7 @@ class Scoring:
 def _interaction_rows(users):
     """Whether ``recommend``'s first argument holds interaction rows, not user ids."""
     import scipy.sparse as sp
-    from ._interactions import Interactions
+    from ..data._interactions import Interactions
     return (sp.issparse(users) or isinstance(users, Interactions)
             or (hasattr(users, "columns") and type(users).__name__ == "DataFrame"))
 
@@ -359,7 +359,7 @@ def _pad(ids, scores, k):
     if ids.shape[1] == k:
         return ids, scores
     q = ids.shape[0]
-    from ._memory import check_memory
+    from ..core._memory import check_memory
     check_memory(q * k * (ids.itemsize + scores.itemsize), f"{q:,} rows of top {k:,}",
                  "ask for a smaller k")
     out_ids = np.full((q, k), -1, dtype=ids.dtype)

@@ -54,8 +54,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._weighting import popularity_weights
-from .solvers import choose
+from ..core._weighting import confidence, popularity_weights
+from ..solvers import choose
 
 AUTO = "auto"
 KINDS = ("implicit", "ratings")
@@ -220,8 +220,5 @@ def confidence_sum(a, q):
         return float(a.size)
     total = 0.0
     for b in _blocks(a):
-        if q.confidence == "linear":
-            total += float(np.sum(1 + q.alpha * b))
-        else:
-            total += float(np.sum(1 + q.alpha * np.log1p(b / q.epsilon)))
+        total += float(np.sum(confidence(b, q.confidence, q.alpha, q.epsilon)))
     return total

@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from . import solvers
-from ._model import OBJECTIVE_CONSTRAINTS, FactorModel, Run
-from ._params import Auto, Int, Optional, Options, Real
-from . import _interrupts as interrupts
+from .. import solvers
+from ._base import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ..core._params import Auto, Int, Optional, Options, Real
+from ..core import _interrupts as interrupts
 from ._persistence import register_model
 from ._scoring import fitting
-from ._threads import thread_context
+from ..core._threads import thread_context
 
 if TYPE_CHECKING:
     import pandas as pd
     import scipy.sparse as sp
     from numpy.typing import ArrayLike, DTypeLike
 
-    from ._interactions import Interactions
+    from ..data._interactions import Interactions
 
 
 @register_model
@@ -89,7 +89,7 @@ class WALS(FactorModel):
         (Rendle et al. 2021); 0 gives the plain penalty :math:`\lambda`. Scaling by the
         row's total weight keeps one ``reg`` sensible across data sets of different sizes.
 
-    The 'auto' rules and the evidence for them are in :mod:`fastmf._defaults`; the values a
+    The 'auto' rules and the evidence for them are in :mod:`fastmf.models._defaults`; the values a
     fit used are in ``resolved_params_``.
     popularity_exponent : float or 'auto', default 'auto'
         :math:`\beta` of popularity-weighted unobserved entries (He et al. 2016, "eALS"):
@@ -169,6 +169,7 @@ class WALS(FactorModel):
                  init_scale: float | None = None, dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
+        # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
         self.factors = factors
         self.kind = kind
         self.w0 = w0

@@ -57,7 +57,7 @@ def _ratios(values, best):
 
 
 def draw(result, log_gap=False):
-    """The figure of a :class:`~fastmf._comparison.Comparison` (see its ``plot``)."""
+    """The figure of a :class:`~fastmf.evaluation._comparison.Comparison` (see its ``plot``)."""
     import matplotlib.pyplot as plt
 
     qkey = result.quality_keys[-1]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validation as v
-from ._kernels.weights import CONFIDENCE_KINDS
+from .._kernels.weights import CONFIDENCE_KINDS
 from ._threads import gram
 
 CONFIDENCES = tuple(CONFIDENCE_KINDS)
@@ -105,12 +105,7 @@ class Weighting:
         """Weight and target of every stored entry of ``csr`` as float64 arrays (NumPy; for
         O(nnz) summaries outside the kernels)."""
         a = csr.data[:csr.nnz].astype(np.float64)
-        if self.confidence == "linear":
-            kappa = 1 + self.alpha * a
-        elif self.confidence == "log":
-            kappa = 1 + self.alpha * np.log1p(a / self.epsilon)
-        else:
-            kappa = np.ones_like(a)
+        kappa = confidence(a, self.confidence, self.alpha, self.epsilon)
         if self.row_weights is not None or self.col_weights is not None:
             m, n = csr.shape
             rw = np.ones(m) if self.row_weights is None else self.row_weights
@@ -281,6 +276,17 @@ def popularity_weights(w0, col_nnz, beta):
     if not total > 0:
         return np.full(n, w0)
     return w0 * n * (p / total)
+
+
+# Kept twice on purpose: _kernels/weights.py's `_confidence` is the scalar twin kernels inline.
+def confidence(a, kind, alpha, epsilon):
+    """The confidence weight of the stored values ``a`` (an array): 1 ('none'),
+    ``1 + alpha * a`` ('linear') or ``1 + alpha * log(1 + a / epsilon)`` ('log')."""
+    if kind == "linear":
+        return 1 + alpha * a
+    if kind == "log":
+        return 1 + alpha * np.log1p(a / epsilon)
+    return np.ones_like(a)
 
 
 def check_weighting(owner, w0, confidence, alpha, epsilon, target, reg, reg_exponent,

@@ -18,14 +18,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from . import _interrupts as interrupts
-from . import _validation as v
-from ._ids import raw_ids
-from ._interactions import Interactions
-from ._sgd_epochs import Epochs
-from ._weighting import gram64
-from .solvers import Side, half_sweep
-from .solvers import get as get_solver
+from ..core import _interrupts as interrupts
+from ..core import _validation as v
+from ..data._ids import raw_ids
+from ..data._interactions import Interactions
+from ..solvers._sgd_epochs import Epochs
+from ..core._weighting import gram64
+from ..solvers import Side, half_sweep
+from ..solvers import get as get_solver
 
 DUPLICATES = ("add", "replace")
 
@@ -51,7 +51,7 @@ class Merged:
         dtype = U.dtype
         seen = model._seen
         rows, cols, vals, (m2, n2), u_pos, i_pos, ids = _new_entries(model, new, dtype)
-        from ._memory import check_memory
+        from ..core._memory import check_memory
         check_memory(2 * (m2 + n2) * (U.shape[1] + 1) * dtype.itemsize
                      + (seen.nnz + rows.size) * 24,
                      f"{owner}.partial_fit to {m2:,} users and {n2:,} items",

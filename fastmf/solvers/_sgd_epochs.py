@@ -4,12 +4,12 @@
 
 import numpy as np
 
-from . import _validation as v
-from ._kernels.loss import _loss_weighted
-from ._kernels.partition import _balanced_chunks
-from ._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
-from ._threads import gram as threaded_gram
-from ._threads import n_chunks_for
+from ..core import _validation as v
+from .._kernels.loss import _loss_weighted
+from .._kernels.partition import _balanced_chunks
+from .._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
+from ..core._threads import gram as threaded_gram
+from ..core._threads import n_chunks_for
 
 # Bytes of factor rows per side of a block of the entry grid: the rows a block touches stay
 # in L2 while its entries are visited (random order over the whole matrix makes every

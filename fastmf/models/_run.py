@@ -1,5 +1,5 @@
 """A fit in progress: what each model's iteration implements for the one fit loop of
-:class:`fastmf._model.FactorModel`."""
+:class:`fastmf.models._base.FactorModel`."""
 
 
 class Run:

@@ -5,9 +5,9 @@ trick; each epoch records its own sampled loss instead."""
 
 import numpy as np
 
-from ._kernels.sampling import (item_visits, popularity_negatives, uniform_negatives,
+from .._kernels.sampling import (item_visits, popularity_negatives, uniform_negatives,
                                 warp_rank_weights)
-from ._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
+from .._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
 from ._sgd_epochs import Epochs, block_order, penalty_steps
 
 RANKING_LOSSES = ("logistic", "bpr", "warp")
