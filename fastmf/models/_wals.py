@@ -105,17 +105,17 @@ class WALS(FactorModel):
         Row solver (see :mod:`fastmf.solvers`): a few warm-started conjugate-gradient
         steps, the exact Cholesky solve, or iALS++'s block-coordinate updates (see
         ``block_size``). 'auto' applies the measured rule of :func:`fastmf.solvers.choose`:
-        CG below 512 factors, iALS++ from 512 on (where 3 CG steps stall short of the
-        objective the others reach); the choice is in ``resolved_params_``.
+        CG below 1024 factors, iALS++ from 1024 on (where 3 CG steps per iteration fall
+        behind); the choice is in ``resolved_params_``.
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half-sweep.
     block_size : int, default 32
         Coordinates per block of ``solver='ials++'`` (iALS++, Rendle et al. 2021): each
         half-sweep updates every row one block of coordinates at a time, each block solved
         exactly with the others fixed. ``block_size >= factors`` is the exact solve. Far
-        cheaper than Cholesky at large ``factors`` (d^3 per row), and at 512 factors and
-        more it reached objectives that 3 CG steps per iteration did not
-        (``benchmarks/large_factors.py``); below that CG was faster.
+        cheaper than Cholesky at large ``factors`` (d^3 per row); at 1024 factors it
+        reached objectives that 3 CG steps per iteration did not in the same time
+        (``benchmarks/large_factors.py``), below that CG was faster.
     iterations : int, default 15
         Full sweeps (items then users).
     init_scale : float, optional

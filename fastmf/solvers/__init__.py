@@ -53,26 +53,28 @@ def available():
 
 
 # From this many factors on, ``solver='auto'`` picks iALS++ (see :func:`choose`).
-SUBSPACE_FROM = 512
+SUBSPACE_FROM = 1024
 
 
 def choose(factors, stats=None):
     """The row solver ``WALS(solver='auto')`` resolves to: ``'cg'`` below
-    ``SUBSPACE_FROM`` (512) factors, ``'ials++'`` from there on.
+    ``SUBSPACE_FROM`` (1024) factors, ``'ials++'`` from there on.
 
-    Measured with ``benchmarks/large_factors.py`` (2 threads, implicit's objective unless
-    said; the time to an objective within 0.1% of Cholesky's after the same iterations, or
-    of the best any method reached where Cholesky is out of reach):
+    Measured with ``benchmarks/large_factors.py`` on a 2-core machine (implicit's
+    objective unless said; the time to an objective within 0.1% of Cholesky's after the
+    same iterations, or of the best any method reached where Cholesky is out of reach):
 
     * up to d = 256 three warm-started CG steps got there first on every shape measured
       (a 20k x 5k power-law matrix at d = 8 to 512 with fastmf's default weighting,
       CiteULike-a at d = 64 and 128, MovieLens 100K ratings at d = 16 to 256); Cholesky
-      took 1.5-8x CG's time, iALS++ 2-9x;
-    * at d = 512 and 1024 (CiteULike-a, 25 iterations; the 20k x 5k matrix, 20) CG with 3
-      steps reached the target in none of the four runs, ending 0.19-1.55% above the best
-      objective; CG with 6 steps reached it on the synthetic matrix only (0.36% and 0.95%
-      above on CiteULike-a); iALS++ with blocks of 64 reached it in three of the four and
-      ended at most 0.17% above the best, blocks of 32 in two (at most 0.31% above).
+      took 1.5-8x CG's time, iALS++ 2-9x.
+    * At d = 512 (CiteULike-a) iALS++ lowers the objective more per iteration but costs
+      2-3x as much: to the objective iALS++ (blocks of 32) reached in 24 iterations
+      (45 s), 3 CG steps per iteration took 32 iterations and 29 s.
+    * At d = 1024 an iteration of either costs about the same (3.8 s for CG, 4.1 s for
+      iALS++ with blocks of 64, CiteULike-a), and CG falls behind: after 25 iterations
+      it stood 1.55% above the best objective on CiteULike-a and 0.77% on the synthetic
+      matrix, where iALS++ (blocks of 64) was within 0.1% and 0.17%.
 
     ``stats`` (the training data's summaries) is there for rules that need the data's
     shape; this one reads ``factors`` only.
@@ -91,4 +93,4 @@ def get(name, params=None):
 
 
 __all__ = ["CGSolver", "CholeskySolver", "SubspaceSolver", "Engine", "LocalEngine", "RowSolver", "Side",
-           "Sweeps", "available", "choose", "get", "half_sweep", "register", "unregister"]
+           "SUBSPACE_FROM", "Sweeps", "available", "choose", "get", "half_sweep", "register", "unregister"]
