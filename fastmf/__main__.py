@@ -345,8 +345,10 @@ def build_parser():
                    help="the objective (default: ratings for the MovieLens data sets, "
                         "implicit otherwise)")
     p.add_argument("--methods", default=None,
-                   help="comma-separated subset of wals-cg,wals-cholesky,sgd,svd "
-                        "(default: all four)")
+                   help="comma-separated subset of wals-cg, wals-cholesky, sgd, "
+                        "sgd-logistic, sgd-bpr, sgd-warp, observed-only, svd (default: "
+                        "all but sgd-warp; the ranking losses and observed-only on "
+                        "implicit data only)")
     p.add_argument("--factors", type=int, default=32, help="embedding dimension")
     p.add_argument("--iterations", type=int, default=10, help="WALS iterations")
     p.add_argument("--epochs", type=int, default=30, help="SGD epochs")

@@ -87,6 +87,16 @@ def test_help_of_every_command(capsys):
         assert "usage: fastmf " + command in capsys.readouterr().out
 
 
+def test_compare_help_names_every_method(capsys):
+    from fastmf.compare import METHODS
+    from fastmf.evaluation._compare import RANKING_METHODS
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for method in set(METHODS) | set(RANKING_METHODS):
+        assert method in text
+
+
 def test_compare_default_runs_offline_and_writes_outputs(tmp_path, capsys):
     """The README's main job: the embedded data set, every method, table + CSV + JSON + PNG."""
     out = tmp_path / "out"
