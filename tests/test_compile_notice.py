@@ -14,10 +14,31 @@ def test_notice_shows_once_for_a_slow_first_compile(monkeypatch):
     out = io.StringIO()
     with notice.first_compile_notice([cold], stream=out):
         time.sleep(0.3)
-    assert out.getvalue().count("compiling the kernels for first use") == 1
+    text = out.getvalue()
+    assert text.count("compiling the kernels for first use") == 1
+    assert text.count("kernels ready after") == 1
     with notice.first_compile_notice([cold], stream=out):
         time.sleep(0.3)
-    assert out.getvalue().count("\n") == 1  # once per process
+    assert out.getvalue() == text  # once per process
+
+
+def test_a_long_compile_reports_progress_and_says_where_the_cache_is(monkeypatch):
+    monkeypatch.setattr(notice, "DELAY", 0.05)
+    monkeypatch.setattr(notice, "TICK", 0.1)
+    monkeypatch.setitem(notice._state, "shown", False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/some/cache/folder")
+    kernels = [SimpleNamespace(signatures=[]), SimpleNamespace(signatures=[])]
+    out = io.StringIO()
+    with notice.first_compile_notice(kernels, stream=out):
+        time.sleep(0.3)
+        kernels[0].signatures.append("compiled")
+        time.sleep(0.3)
+    lines = out.getvalue().splitlines()
+    assert "/some/cache/folder" in lines[0] and "this user" in lines[0]
+    progress = [line for line in lines if "still compiling" in line]
+    assert len(progress) >= 3  # never more than TICK seconds of silence
+    assert "0 of 2 kernels ready" in progress[0] and "1 of 2 kernels ready" in progress[-1]
+    assert lines[-1].startswith("fastmf: kernels ready after")
 
 
 def test_no_notice_when_warm_or_fast(monkeypatch):

@@ -21,8 +21,20 @@ def _version():
         return "dev"
 
 
+#: the folder fastmf's kernels are cached in (set by :func:`install`; None: Numba's
+#: defaults, the ``__pycache__`` folders beside the kernels)
+ROOT = None
+
+
+def where():
+    """Where compiled kernels are cached, for messages."""
+    return (os.environ.get("NUMBA_CACHE_DIR") or ROOT
+            or "the __pycache__ folders of fastmf/_kernels")
+
+
 def install():
     """Put the fastmf locator in front of Numba's defaults (after NUMBA_CACHE_DIR's)."""
+    global ROOT
     try:
         from numba.core import caching
         from numba.misc.appdirs import AppDirs
@@ -62,4 +74,5 @@ def install():
     if not any(getattr(k, "__name__", "") == "FastmfCacheLocator" for k in table):
         position = 1 if table and "UserProvided" in table[0].__name__ else 0
         table.insert(position, FastmfCacheLocator)
+    ROOT = root
     return root

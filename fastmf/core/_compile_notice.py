@@ -1,45 +1,73 @@
-"""A one-line notice while Numba compiles kernels for the first time.
+"""A notice while Numba compiles kernels for the first time, with progress.
 
 The first call of a kernel in a process either loads it from Numba's cache (well under a
-second) or compiles it (tens of seconds on a fresh install). A timer started before the
-call prints one line to stderr when the call is still running after ``DELAY`` seconds and
-no kernel of this process has been compiled or loaded yet, so a user sees why the first
-fit stalls; warm runs print nothing.
+second) or compiles it (tens of seconds on a fresh install or after an upgrade). A watcher
+thread started before the call prints a line to stderr when the call is still running
+after ``DELAY`` seconds and no kernel of this process has been compiled or loaded yet --
+what is happening and where the compiled kernels will be kept -- then a progress line
+every ``TICK`` seconds (elapsed time, kernels ready), so the output is never silent for
+long, and a last line when the call returns. Warm runs print nothing. The watcher only
+prints: it never interrupts the compiling thread.
 """
 
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 DELAY = 2.0
-_MESSAGE = ("fastmf: compiling the kernels for first use (once per installation; later runs "
-            "load them from Numba's cache)...")
+TICK = 4.0
+_MESSAGE = ("fastmf: compiling the kernels for first use; they are cached for this user "
+            "and this fastmf version in {where}, so later runs load them in under a "
+            "second...")
 _state = {"shown": False}
 
 
-def _warm(kernels):
+def _compiled(kernel):
     # (with NUMBA_DISABLE_JIT the kernels are plain functions: nothing to compile)
-    return all(len(getattr(k, "signatures", (None,))) > 0 for k in kernels)
+    return len(getattr(kernel, "signatures", (None,))) > 0
+
+
+def _warm(kernels):
+    return all(_compiled(k) for k in kernels)
+
+
+def _where():
+    from .._kernels._cache import where
+    return where()
 
 
 @contextmanager
 def first_compile_notice(kernels, stream=None):
-    """Show the notice if the block runs longer than ``DELAY`` seconds while any of the
-    dispatchers ``kernels`` has no compiled or loaded version in this process."""
+    """Show the notice (and progress) if the block runs longer than ``DELAY`` seconds
+    while any of the dispatchers ``kernels`` has no compiled or loaded version in this
+    process."""
     if _state["shown"] or _warm(kernels):
         yield
         return
     out = stream or sys.stderr
+    done = threading.Event()
+    shown = threading.Event()
+    start = time.monotonic()
 
-    def show():
-        if not _state["shown"]:
-            _state["shown"] = True
-            print(_MESSAGE, file=out, flush=True)
+    def watch():
+        if done.wait(DELAY) or _state["shown"]:
+            return
+        _state["shown"] = True
+        shown.set()
+        print(_MESSAGE.format(where=_where()), file=out, flush=True)
+        while not done.wait(TICK):
+            ready = sum(_compiled(k) for k in kernels)
+            print(f"fastmf: still compiling ({time.monotonic() - start:.0f} s; "
+                  f"{ready} of {len(kernels)} kernels ready)", file=out, flush=True)
 
-    timer = threading.Timer(DELAY, show)
-    timer.daemon = True
-    timer.start()
+    watcher = threading.Thread(target=watch, name="fastmf-compile-notice", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join(1.0)
+        if shown.is_set():
+            print(f"fastmf: kernels ready after {time.monotonic() - start:.0f} s",
+                  file=out, flush=True)
