@@ -27,7 +27,7 @@ from _common import machine
 
 import fastmf
 from fastmf import split
-from fastmf.evaluation._tune import _score, default_space
+from fastmf.evaluation._tune import default_space
 from fastmf.datasets import load, make_synthetic
 
 
@@ -97,7 +97,8 @@ def main():
                 m = fastmf.WALS(64, iterations=15, random_state=0,
                                 **dict(zip(space, values))).fit(fit_part.matrix,
                                                                 track_objective=False)
-                best = max(best, _score(m, fit_part.matrix, valid.matrix, "ndcg@20"))
+                best = max(best, fastmf.evaluate(m, fit_part.matrix, valid.matrix,
+                                                  metrics=["ndcg@20"])["ndcg@20"])
             row["grid_validation"] = best
             row["grid_seconds"] = time.perf_counter() - t0
             print(f"{'':32s} exhaustive grid: best validation {best:.4f} in "
