@@ -36,3 +36,24 @@ def test_kernels_are_cached_outside_the_package_and_reused(tmp_path):
     package = Path(fastmf.__file__).parent
     assert package not in folders[0].parents
     assert _run(tmp_path) == 1                       # loaded from that cache
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG_CACHE_HOME is the Linux cache folder")
+def test_two_source_trees_of_one_version_keep_separate_caches(tmp_path):
+    # a checkout beside an install: cached kernels of one tree may name types the other
+    # tree lacks, so neither reads the other's
+    import shutil
+    package = Path(fastmf.__file__).parent
+    for tree in ("a", "b"):
+        shutil.copytree(package, tmp_path / tree / "fastmf",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "cache"
+    for tree in ("a", "b"):
+        env = {k: val for k, val in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+        env["XDG_CACHE_HOME"] = str(cache)
+        env["PYTHONPATH"] = str(tmp_path / tree)
+        out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                             text=True, timeout=300, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "0"  # compiled: not the other's
+    assert len(list((cache / "fastmf").glob("numba-*"))) == 2

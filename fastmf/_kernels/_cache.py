@@ -1,13 +1,15 @@
 """Where Numba caches fastmf's kernels: a folder in the user's cache directory
-(``~/.cache/fastmf/numba-<version>`` on Linux), not ``__pycache__`` inside the installed
-package, which ``pip install`` deletes, so a reinstall of the same version keeps the
-compiled kernels. Numba checks each cached kernel against a hash of its source file, so a
-changed kernel is still recompiled. ``NUMBA_CACHE_DIR``, when set, wins as usual.
+(``~/.cache/fastmf/numba-<version>-<hash of the install folder>`` on Linux), not
+``__pycache__`` inside the installed package, which ``pip install`` deletes, so a
+reinstall of the same version in the same place keeps the compiled kernels. Numba checks
+each cached kernel against a hash of its source file, so a changed kernel is still
+recompiled. ``NUMBA_CACHE_DIR``, when set, wins as usual.
 
 Numba offers no public hook for this; the locator is added to its table of locators and,
 if that table ever moves, fastmf simply falls back to Numba's default.
 """
 
+import hashlib
 import os
 
 
@@ -46,8 +48,12 @@ def install():
     if not isinstance(table, list) or base is None or mixin is None:
         return None
     kernels_dir = os.path.dirname(os.path.abspath(__file__))
+    # one folder per version and per installed copy: two source trees of one version
+    # (a checkout beside an install) must not read each other's compiled kernels, whose
+    # cached types may name classes the other tree does not have
+    where_from = hashlib.sha1(kernels_dir.encode()).hexdigest()[:8]
     root = os.path.join(AppDirs(appname="fastmf", appauthor=False).user_cache_dir,
-                        f"numba-{_version()}")
+                        f"numba-{_version()}-{where_from}")
 
     class FastmfCacheLocator(mixin, base):
         """fastmf's kernels, cached under the user's cache directory."""
