@@ -7,6 +7,7 @@ import numpy as np
 from ..core import _validation as v
 from .._kernels.loss import _loss_weighted
 from .._kernels.partition import _balanced_chunks
+from .._kernels.shared import CsrRows
 from .._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
 from ..core._threads import gram as threaded_gram
 from ..core._threads import n_chunks_for
@@ -311,7 +312,7 @@ def validation_loss(csr, U, V, ub, vb, mu, w):
     chunks = _balanced_chunks(csr.indptr, U.shape[1], n_chunks_for(m))
     row_off = (ub + mu).astype(dtype) if ub is not None else np.zeros(m, dtype)
     col_off = vb.astype(dtype) if vb is not None else np.zeros(n, dtype)
-    obs, _ = _loss_weighted(csr.indptr, csr.indices, csr.data, U, V, row_off, col_off,
-                            *w.kernel_args(csr.shape, False, np.float64), chunks)
+    obs, _ = _loss_weighted(CsrRows(csr.indptr, csr.indices, csr.data), U, V, row_off,
+                            col_off, w.kernel_args(csr.shape, False, np.float64), chunks)
     total_w = float(w.weights_and_targets(csr)[0].sum())
     return float(np.sum(obs) / total_w) if total_w > 0 else 0.0
