@@ -11,7 +11,8 @@ With per-item unobserved weights (``Weighting.w0_items``) the offset of an obser
 ``w_ij - w0_j``; on the user side G is ``Y^T diag(w0) Y``, on the item side row j's Gram term
 is ``w0_j * G`` with G the plain ``Y^T Y``. The kernels read the per-item weights from
 ``side.kargs`` (a ``KernelWeighting``: ``w0_vec``, ``w0_by_row``; see
-``Weighting.kernel_args``); ``side.row_gram_scale`` is the per-row factor of G (None when every row uses G as it is).
+``Weighting.kernel_args``); ``side.row_gram_scale`` is the per-row factor of G (None when
+every row uses G as it is).
 """
 
 import copy
