@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastmf._kernels.partition import _balanced_chunks
+from fastmf._kernels.shared import CsrRows
 from fastmf._kernels.topk import _topk_rows
 from fastmf._kernels.wals import _wals_rows_cg
 from fastmf._kernels.wals_cholesky import _wals_rows_cholesky
@@ -49,16 +50,17 @@ def _setup(weighting, dtype, *, reg=0.1, reg_exponent=0.0, biases=False, int64=F
 def _call(solver, csr, w, X, Y, offsets, lam, cg_steps=3):
     gram = (w.w0 * (Y.T @ Y)).astype(X.dtype)
     kargs = w.kernel_args(csr.shape, False, X.dtype)
+    rows = CsrRows(csr.indptr, csr.indices, csr.data)
     max_nnz = max(1, int(csr.row_nnz().max()))
     chunks = _balanced_chunks(csr.indptr, X.shape[1], 4)
     # A small block budget, so that blocks of several sizes (and lone rows) occur.
     block_nnz = max(max_nnz, 12)
     if solver == "cg":
-        _wals_rows_cg(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam, *kargs,
-                      cg_steps, block_nnz, chunks, np.zeros(0))
+        _wals_rows_cg(rows, X, Y, offsets, gram, lam, kargs, cg_steps, block_nnz, chunks,
+                      np.zeros(0))
         return 0
-    return _wals_rows_cholesky(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam,
-                               *kargs, max_nnz, chunks, np.zeros(0))
+    return _wals_rows_cholesky(rows, X, Y, offsets, gram, lam, kargs, max_nnz, chunks,
+                               np.zeros(0))
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)

@@ -6,7 +6,8 @@ from conftest import random_csr
 
 import fastmf
 import fastmf.solvers._sgd_epochs
-from fastmf._kernels.sgd import _sgd_epoch_hogwild, _sgd_gravity_rows
+from fastmf._kernels.sgd import (EpochAccumulators, EpochEntries, EpochFactors,
+                                 EpochPenalties, _sgd_epoch_hogwild, _sgd_gravity_rows)
 from fastmf.core._weighting import check_weighting
 from fastmf.core._validation import check_matrix
 
@@ -30,19 +31,19 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
     row_nnz = csr.row_nnz()
     col_nnz = np.bincount(csr.indices, minlength=n)
     rows = np.repeat(np.arange(m, dtype=csr.indices.dtype), row_nnz)
-    (w0, w0_vec, w0_by_row, rs, cs, kind, alpha, eps, binary,
-     has_scale) = w.kernel_args(csr.shape, False, U.dtype)
+    kargs = w.kernel_args(csr.shape, False, U.dtype)
     lam_r = w.row_penalty(row_nnz, n, U.dtype)
     lam_c = w.row_penalty(col_nnz, m, U.dtype)
     dummy = np.zeros((1, 1), U.dtype)
     # One block holding every entry, not shuffled: the entries run exactly in ``order``.
-    _sgd_epoch_hogwild(rows[order], csr.indices[order], csr.data[order],
-                       np.array([0, csr.nnz], np.int64), np.zeros(1, np.int64), False,
-                       np.maximum(row_nnz, 1).astype(U.dtype),
-                       np.maximum(col_nnz, 1).astype(U.dtype), U, V, ub, vb, dummy, dummy,
-                       np.zeros(1, U.dtype), np.zeros(1, U.dtype), mu, w0, w0_vec, w0_by_row,
-                       gravity, 0, lam_r,
-                       lam_c, rs, cs, kind, alpha, eps, binary, has_scale, has_b, lr, 0,
+    entries = EpochEntries(rows[order], csr.indices[order], csr.data[order],
+                           np.array([0, csr.nnz], np.int64))
+    penalties = EpochPenalties(lam_r, lam_c, np.maximum(row_nnz, 1).astype(U.dtype),
+                               np.maximum(col_nnz, 1).astype(U.dtype))
+    accumulators = EpochAccumulators(dummy, dummy, np.zeros(1, U.dtype),
+                                     np.zeros(1, U.dtype))
+    _sgd_epoch_hogwild(entries, np.zeros(1, np.int64), False, EpochFactors(U, V, ub, vb),
+                       accumulators, mu, kargs, penalties, gravity, 0, has_b, lr, 0,
                        np.ones(1, dtype=np.uint64))
     if gravity:
         _sgd_gravity_rows(U, U @ (V.T @ V), w.w0, lr, dummy, 0)

@@ -8,6 +8,7 @@ import pytest
 import fastmf
 from fastmf import WALS
 from fastmf._kernels.partition import _balanced_chunks
+from fastmf._kernels.shared import CsrRows
 from fastmf._kernels.wals_subspace import _wals_rows_subspace
 
 from _reference import exact_rows, subspace_rows
@@ -20,8 +21,8 @@ def _subspace(csr, w, X, Y, offsets, lam, block):
     kargs = w.kernel_args(csr.shape, False, X.dtype)
     max_nnz = max(1, int(csr.row_nnz().max()))
     chunks = _balanced_chunks(csr.indptr, X.shape[1], 4)
-    return _wals_rows_subspace(csr.indptr, csr.indices, csr.data, X, Y, offsets, gram, lam,
-                               *kargs, max_nnz, chunks, block, 1, np.zeros(0))
+    return _wals_rows_subspace(CsrRows(csr.indptr, csr.indices, csr.data), X, Y, offsets,
+                               gram, lam, kargs, max_nnz, chunks, block, 1, np.zeros(0))
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)

@@ -8,10 +8,9 @@ from .weights import _entry_w0, _obs_target, _obs_weight
 
 
 @njit(parallel=True, cache=True)
-def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, w0_vec,
-                   w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
-                   chunks):
-    """Observed-entry sums over a CSR matrix.
+def _loss_weighted(csr, X, Y, row_offsets, col_offsets, weighting, chunks):
+    """Observed-entry sums over a CSR matrix (``csr``, a ``CsrRows``; ``weighting``, a
+    ``KernelWeighting``).
 
     Returns per-chunk partial sums of ``sum_obs w_ij (t_ij - pred_ij)^2`` and
     ``sum_obs <x_i, y_j>^2``, where
@@ -20,6 +19,9 @@ def _loss_weighted(indptr, indices, values, X, Y, row_offsets, col_offsets, w0, 
     With per-item unobserved weights (``w0_vec`` not empty, see ``_entry_w0``) the second
     sum is ``sum_obs w0_ij <x_i, y_j>^2``, and ``w_ij`` uses ``w0_ij``.
     """
+    indptr, indices, values = csr
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+     has_scale) = weighting
     per_entry = w0_vec.shape[0] > 0
     k = X.shape[1]
     n_chunks = chunks.shape[0] - 1

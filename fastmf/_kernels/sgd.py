@@ -16,6 +16,8 @@ weights ``w0_j`` the correction is ``-w0_j <u_i, v_j>^2`` and the Gram terms are
 Negative sampling replaces the Gram terms by sampled unobserved entries (an approximation).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -24,6 +26,20 @@ from .shared import FASTMATH
 from .weights import _entry_w0, _obs_target, _obs_weight
 
 SCHEDULES = {"constant": 0, "inverse": 1, "adagrad": 2}
+
+# The bundles :func:`_sgd_epoch_hogwild` takes, each one argument, unpacked once outside its
+# parallel loop.
+#: The observed entries, grouped into blocks: block b holds ``rows``, ``cols`` and
+#: ``values`` at ``block_ptr[b]:block_ptr[b + 1]``.
+EpochEntries = namedtuple("EpochEntries", ["rows", "cols", "values", "block_ptr"])
+#: What an epoch updates: the factors ``U``, ``V`` and the biases ``ub``, ``vb``.
+EpochFactors = namedtuple("EpochFactors", ["U", "V", "ub", "vb"])
+#: AdaGrad's accumulated squared gradients of the same (size 1 when unused).
+EpochAccumulators = namedtuple("EpochAccumulators", ["g2u", "g2v", "g2ub", "g2vb"])
+#: The ridge penalties ``lam_rows``, ``lam_cols`` and the divisors ``row_nnz``,
+#: ``col_nnz`` that spread them over the visits of a row or column.
+EpochPenalties = namedtuple("EpochPenalties", ["lam_rows", "lam_cols", "row_nnz",
+                                               "col_nnz"])
 
 # The entry whose factor rows are prefetched, this many positions ahead of the one being
 # updated (2 to 8 measured alike on the 5.7M-rating benchmark, d = 64; 1 was slower).
@@ -173,11 +189,12 @@ def _hogwild_block(rows, cols, values, start, stop, shuffle, state, row_nnz, col
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_nnz, col_nnz,
-                       U, V, ub, vb, g2u, g2v, g2ub, g2vb, mu, w0, w0_vec, w0_by_row,
-                       gravity, negatives, lam_rows, lam_cols, row_scale, col_scale, kind,
-                       alpha, eps, binary, has_scale, has_b, lr, schedule, seeds):
-    """One epoch over the observed entries (``rows``, ``cols``, ``values``), block by block.
+def _sgd_epoch_hogwild(entries, block_order, shuffle, factors, accumulators, mu, weighting,
+                       penalties, gravity, negatives, has_b, lr, schedule, seeds):
+    """One epoch over the observed entries (``entries``, an ``EpochEntries``), block by
+    block, updating ``factors`` (an ``EpochFactors``; ``accumulators``, an
+    ``EpochAccumulators``, with AdaGrad). ``weighting`` is a ``KernelWeighting`` and
+    ``penalties`` an ``EpochPenalties``.
 
     The entries are stored grouped into blocks ``block_ptr[b]:block_ptr[b + 1]``; each
     block covers a range of rows and a range of columns small enough for their factors to
@@ -192,6 +209,12 @@ def _sgd_epoch_hogwild(rows, cols, values, block_ptr, block_order, shuffle, row_
     the observed weight and the negative samples; the kernel walks rows of users
     (``w0_by_row`` False).
     """
+    rows, cols, values, block_ptr = entries
+    U, V, ub, vb = factors
+    g2u, g2v, g2ub, g2vb = accumulators
+    lam_rows, lam_cols, row_nnz, col_nnz = penalties
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+     has_scale) = weighting
     dt = U.dtype.type
     w0 = dt(w0)
     lr = dt(lr)

@@ -1,4 +1,7 @@
-"""What several kernels share: the fastmath flags and the four-row dot product."""
+"""What several kernels share: the fastmath flags, the CSR bundle and the four-row dot
+product."""
+
+from collections import namedtuple
 
 from numba import njit
 
@@ -6,6 +9,11 @@ from numba import njit
 # reductions; no-NaN/no-inf flags stay off so a diverging solve or epoch still shows up as
 # NaN instead of being optimized into garbage.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+#: The CSR arrays of the rows a kernel walks, one argument: ``indptr``, ``indices`` (the
+#: columns) and ``values`` (the stored values, from which the kernels compute weights and
+#: targets). A kernel unpacks it once, outside its parallel loop.
+CsrRows = namedtuple("CsrRows", ["indptr", "indices", "values"])
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

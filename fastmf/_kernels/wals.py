@@ -13,8 +13,8 @@ with a scalar unobserved weight (``w0_ij = w0``, ``s_i = 1``). With per-item wei
 offset (global mean plus the fixed side's bias when biases are fitted, else zero). Weights
 ``w_ij`` and targets ``t_ij`` come from the stored values (see :mod:`.weights`).
 
-Argument order: data, factors being updated, fixed factors, hyperparameters, scratch sizes
-and work partition.
+Argument order: data (the rows' ``CsrRows``), factors being updated, fixed factors,
+hyperparameters (the ``KernelWeighting`` among them), scratch sizes and work partition.
 """
 
 import numpy as np
@@ -176,10 +176,11 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec, w0_by_row,
-                  row_scale, col_scale, kind, alpha, eps, binary, has_scale, cg_steps,
-                  block_nnz, chunks, loss):
+def _wals_rows_cg(csr, X, Y, offsets, gram, lam, weighting, cg_steps, block_nnz, chunks,
+                  loss):
     """Conjugate-gradient update of every row of ``X``, warm-started from its current value.
+
+    ``csr`` is the rows' ``CsrRows`` and ``weighting`` a ``KernelWeighting``.
 
     ``cg_steps`` CG iterations per row (Takacs, Pilaszy & Tikk 2011); products with the
     system matrix are matrix-free. ``chunks`` holds row-range boundaries of about equal
@@ -190,6 +191,9 @@ def _wals_rows_cg(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
     When ``loss`` is not empty (one float64 slot per chunk), chunk c also adds to
     ``loss[c]`` its solved rows' shares of the objective (see ``_row_objective``).
     """
+    indptr, indices, values = csr
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+     has_scale) = weighting
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)

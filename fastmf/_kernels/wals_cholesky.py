@@ -140,15 +140,17 @@ def _build_row_system(start, end, indices, Y, gram, g_i, scale_row, lam_i, cw, b
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_cholesky(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
-                        w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
-                        max_nnz, chunks, loss):
+def _wals_rows_cholesky(csr, X, Y, offsets, gram, lam, weighting, max_nnz, chunks, loss):
     """Exact update of every row of ``X``: build its d x d system and Cholesky-solve it.
+    ``csr`` is the rows' ``CsrRows`` and ``weighting`` a ``KernelWeighting``.
 
     Returns the number of rows whose system was not positive definite (for instance an
     empty row with ``reg == 0`` and ``w0 == 0``); those rows are left unchanged. A
     non-empty ``loss`` gets each chunk's share of the objective, as in :func:`_wals_rows_cg`.
     """
+    indptr, indices, values = csr
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+     has_scale) = weighting
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)

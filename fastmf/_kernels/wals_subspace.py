@@ -101,14 +101,16 @@ def _block_update(start, end, indices, Y, gram, g_i, lam_i, CW, BW, S, x, h, b0,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _wals_rows_subspace(indptr, indices, values, X, Y, offsets, gram, lam, w0, w0_vec,
-                        w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale,
-                        max_nnz, chunks, block, passes, loss):
+def _wals_rows_subspace(csr, X, Y, offsets, gram, lam, weighting, max_nnz, chunks, block,
+                        passes, loss):
     """Update every row of ``X`` by ``passes`` passes of block updates of ``block``
     coordinates (warm-started from the current rows). Returns the number of rows with a
     block whose system was not positive definite (that block is left unchanged). A
     non-empty ``loss`` gets each chunk's share of the objective after the update, as in
-    :func:`._wals_rows_cg`."""
+    :func:`._wals_rows_cg` (which also describes ``csr`` and ``weighting``)."""
+    indptr, indices, values = csr
+    (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
+     has_scale) = weighting
     k = X.shape[1]
     dt = X.dtype.type
     w0 = dt(w0)

@@ -10,12 +10,25 @@ where ``w0`` is the entry's unobserved weight (per item with per-item weights, s
 :func:`_entry_w0`).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from .shared import FASTMATH
 
 CONFIDENCE_KINDS = {"none": 0, "linear": 1, "log": 2}
+
+#: The weighting as the kernels take it, one argument (``Weighting.kernel_args`` makes it):
+#: the scalar unobserved weight ``w0``; ``w0_vec``, per-item unobserved weights (empty for
+#: the scalar one; see :func:`_entry_w0`) and ``w0_by_row``, whether the kernel's rows are
+#: the items; the frequency weights ``row_scale`` and ``col_scale`` (used with
+#: ``has_scale``); the confidence ``kind`` (``CONFIDENCE_KINDS``), ``alpha`` and ``eps``; and
+#: ``binary``, whether the targets are 1 rather than the values. A kernel unpacks it once,
+#: outside its parallel loop, and hands the helpers below plain values.
+KernelWeighting = namedtuple("KernelWeighting", ["w0", "w0_vec", "w0_by_row", "row_scale",
+                                                 "col_scale", "kind", "alpha", "eps",
+                                                 "binary", "has_scale"])
 
 
 # ``one`` is 1 in the kernel's float type: a bare literal 1 is an int64 to Numba and would

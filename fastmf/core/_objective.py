@@ -9,6 +9,7 @@ import numpy as np
 from . import _validation as v
 from .._kernels.loss import _loss_weighted
 from .._kernels.partition import _balanced_chunks
+from .._kernels.shared import CsrRows
 from ._threads import n_chunks_for
 from ._weighting import check_weighting
 
@@ -29,8 +30,9 @@ def objective_value(csr, U, V, weighting, user_biases=None, item_biases=None,
     has_b = user_biases is not None
     row_off = (user_biases + global_mean).astype(dtype) if has_b else np.zeros(m, dtype)
     col_off = item_biases.astype(dtype) if has_b else np.zeros(n, dtype)
-    obs, sq = _loss_weighted(csr.indptr, csr.indices, csr.data, U, V, row_off, col_off,
-                             *weighting.kernel_args(csr.shape, False, np.float64), chunks)
+    obs, sq = _loss_weighted(CsrRows(csr.indptr, csr.indices, csr.data), U, V, row_off,
+                             col_off, weighting.kernel_args(csr.shape, False, np.float64),
+                             chunks)
     obs, sq = float(np.sum(obs)), float(np.sum(sq))
     total = obs
     # sum_i u_i^T (V^T V) u_i = <U^T U, V^T V>: two d x d Gram matrices by BLAS (V^T diag(w0)

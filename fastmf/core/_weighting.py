@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validation as v
-from .._kernels.weights import CONFIDENCE_KINDS
+from .._kernels.weights import CONFIDENCE_KINDS, KernelWeighting
 from ._threads import gram
 
 CONFIDENCES = tuple(CONFIDENCE_KINDS)
@@ -77,9 +77,10 @@ class Weighting:
 
     # ------------------------------------------------------------------ observed entries
     def kernel_args(self, shape, transposed, dtype):
-        """(w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary, has_scale)
-        for a kernel walking the rows of the matrix (``transposed=False``, rows are users)
-        or of its transpose (rows are items). ``shape`` is the matrix's (users x items).
+        """The kernels' weighting argument, a ``KernelWeighting`` (w0, w0_vec, w0_by_row,
+        row_scale, col_scale, kind, alpha, eps, binary, has_scale), for a kernel walking the
+        rows of the matrix (``transposed=False``, rows are users) or of its transpose (rows
+        are items). ``shape`` is the matrix's (users x items).
 
         The kernels give each observed entry the offset ``w - w0_e`` against the Gram term,
         where ``w0_e`` is the entry's unobserved weight: the scalar ``w0`` when ``w0_vec``
@@ -97,9 +98,9 @@ class Weighting:
                              f"has {n} items (columns).")
         w0_vec = (np.zeros(0, dtype) if self.w0_items is None
                   else np.ascontiguousarray(self.w0_items, dtype=dtype))
-        return (float(self.w0), w0_vec, bool(transposed), rs, cs,
-                CONFIDENCE_KINDS[self.confidence], float(self.alpha), float(self.epsilon),
-                self.target == "binary", has_scale)
+        return KernelWeighting(float(self.w0), w0_vec, bool(transposed), rs, cs,
+                               CONFIDENCE_KINDS[self.confidence], float(self.alpha),
+                               float(self.epsilon), self.target == "binary", has_scale)
 
     def weights_and_targets(self, csr):
         """Weight and target of every stored entry of ``csr`` as float64 arrays (NumPy; for

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from ..core import _validation as v
 from ..models._defaults import confidence_sum, deviation_sum, value_sum
 from .._kernels.loss import _loss_weighted
+from .._kernels.shared import CsrRows
 from ..core._threads import thread_context
 from ..solvers import Side, half_sweep
 
@@ -153,8 +154,9 @@ class Block:
         else:
             row_off = np.zeros(c.shape[0], dtype)
             col_off = np.zeros(Y.shape[0], dtype)
-        obs, sq = _loss_weighted(c.indptr, c.indices, c.data, X, Y, row_off, col_off,
-                                 *self.weighting.kernel_args(c.shape, False, np.float64),
+        obs, sq = _loss_weighted(CsrRows(c.indptr, c.indices, c.data), X, Y, row_off,
+                                 col_off, self.weighting.kernel_args(c.shape, False,
+                                                                     np.float64),
                                  self.side.chunks)
         return float(np.sum(obs)), float(np.sum(sq))
 

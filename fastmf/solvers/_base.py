@@ -10,8 +10,9 @@ per-column offset (the global mean and the fixed side's biases of a biased model
 With per-item unobserved weights (``Weighting.w0_items``) the offset of an observed entry is
 ``w_ij - w0_j``; on the user side G is ``Y^T diag(w0) Y``, on the item side row j's Gram term
 is ``w0_j * G`` with G the plain ``Y^T Y``. The kernels read the per-item weights from
-``side.kargs`` (``w0_vec``, ``w0_by_row``; see ``Weighting.kernel_args``); ``side.row_gram_scale``
-is the per-row factor of G (None when every row uses G as it is).
+``side.kargs`` (a ``KernelWeighting``: ``w0_vec``, ``w0_by_row``; see
+``Weighting.kernel_args``); ``side.row_gram_scale`` is the per-row factor of G (None when
+every row uses G as it is).
 """
 
 import copy
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..core import _interrupts as interrupts
 from .._kernels.partition import _balanced_chunks
+from .._kernels.shared import CsrRows
 from ..core._threads import n_chunks_for
 
 
@@ -39,9 +41,10 @@ class Side:
         self.k = k
         self.dtype = np.dtype(dtype)
         self.kargs = weighting.kernel_args(full_shape, transposed, dtype)
-        w0_vec, w0_by_row = self.kargs[1], self.kargs[2]
+        w0_vec, w0_by_row = self.kargs.w0_vec, self.kargs.w0_by_row
         self.row_gram_scale = w0_vec if (w0_vec.shape[0] and w0_by_row) else None
         self.indptr, self.indices, self.values = csr.indptr, csr.indices, csr.data
+        self.csr = CsrRows(self.indptr, self.indices, self.values)
         self.row_nnz = csr.row_nnz()
         self.lam = weighting.row_penalty(self.row_nnz, n_other, dtype, transposed=transposed)
         self.max_nnz = max(1, int(self.row_nnz.max(initial=0)))

@@ -7,7 +7,9 @@ import numpy as np
 from ..core import _validation as v
 from .._kernels.loss import _loss_weighted
 from .._kernels.partition import _balanced_chunks
-from .._kernels.sgd import SCHEDULES, _sgd_epoch_hogwild, _sgd_gravity_rows
+from .._kernels.shared import CsrRows
+from .._kernels.sgd import (SCHEDULES, EpochAccumulators, EpochEntries, EpochFactors,
+                            EpochPenalties, _sgd_epoch_hogwild, _sgd_gravity_rows)
 from ..core._threads import gram as threaded_gram
 from ..core._threads import n_chunks_for
 
@@ -167,8 +169,10 @@ class Epochs:
         order = block_order(self.rng, self.grid)
         seeds = self.rng.integers(1, 2**63 - 1, self.block_ptr.shape[0] - 1,
                                   dtype=np.uint64)
-        (w0, w0_vec, w0_by_row, row_scale, col_scale, kind, alpha, eps, binary,
-         has_scale) = self.kargs
+        entries = EpochEntries(self.g_rows, self.g_cols, self.g_vals, self.block_ptr)
+        factors = EpochFactors(U, V, self.ub, self.vb)
+        accumulators = EpochAccumulators(self.g2u, self.g2v, self.g2ub, self.g2vb)
+        penalties = EpochPenalties(self.lam_rows, self.lam_cols, self.row_div, self.col_div)
         # With gravity, the blocks run in ``gravity_steps`` parts, each followed by a step on
         # the Gram terms (with the Gram matrices of the moment) weighted 1 / gravity_steps:
         # the epoch's total gradient of the unobserved term is unchanged, but the per-entry
@@ -182,13 +186,10 @@ class Epochs:
             for piece in (_pieces(part, self.block_ptr) if stop is not None else (part,)):
                 if stop is not None and stop():
                     return False
-                _sgd_epoch_hogwild(self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
-                                   np.ascontiguousarray(piece), True, self.row_div,
-                                   self.col_div, U, V, self.ub, self.vb, self.g2u, self.g2v,
-                                   self.g2ub, self.g2vb, self.mu, w0, w0_vec, w0_by_row,
-                                   self.gravity, self.negatives, self.lam_rows,
-                                   self.lam_cols, row_scale, col_scale, kind, alpha, eps,
-                                   binary, has_scale, model.biases, lr, self.schedule, seeds)
+                _sgd_epoch_hogwild(entries, np.ascontiguousarray(piece), True, factors,
+                                   accumulators, self.mu, self.kargs, penalties,
+                                   self.gravity, self.negatives, model.biases, lr,
+                                   self.schedule, seeds)
             if self.gravity and self.w0_items is not None:
                 # users: V^T diag(w0) V; items: w0_j U^T U, the weights applied per row
                 w0i = self.w0_items
@@ -311,7 +312,7 @@ def validation_loss(csr, U, V, ub, vb, mu, w):
     chunks = _balanced_chunks(csr.indptr, U.shape[1], n_chunks_for(m))
     row_off = (ub + mu).astype(dtype) if ub is not None else np.zeros(m, dtype)
     col_off = vb.astype(dtype) if vb is not None else np.zeros(n, dtype)
-    obs, _ = _loss_weighted(csr.indptr, csr.indices, csr.data, U, V, row_off, col_off,
-                            *w.kernel_args(csr.shape, False, np.float64), chunks)
+    obs, _ = _loss_weighted(CsrRows(csr.indptr, csr.indices, csr.data), U, V, row_off,
+                            col_off, w.kernel_args(csr.shape, False, np.float64), chunks)
     total_w = float(w.weights_and_targets(csr)[0].sum())
     return float(np.sum(obs) / total_w) if total_w > 0 else 0.0

@@ -22,8 +22,8 @@ class CGSolver(RowSolver):
         return 2 * k * self.params.cg_steps
 
     def solve(self, side, X, Y, offsets, gram, loss=None):
-        _wals_rows_cg(side.indptr, side.indices, side.values, X, Y, offsets, gram, side.lam,
-                      *side.kargs, self.params.cg_steps, side.block_nnz, side.chunks,
+        _wals_rows_cg(side.csr, X, Y, offsets, gram, side.lam, side.kargs,
+                      self.params.cg_steps, side.block_nnz, side.chunks,
                       NO_LOSS if loss is None else loss)
         return 0
 

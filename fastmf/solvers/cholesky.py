@@ -13,8 +13,8 @@ class CholeskySolver(RowSolver):
     kernels = (_wals_rows_cholesky,)
 
     def solve(self, side, X, Y, offsets, gram, loss=None):
-        failed = _wals_rows_cholesky(side.indptr, side.indices, side.values, X, Y, offsets,
-                                     gram, side.lam, *side.kargs, side.max_nnz, side.chunks,
+        failed = _wals_rows_cholesky(side.csr, X, Y, offsets, gram, side.lam, side.kargs,
+                                     side.max_nnz, side.chunks,
                                      NO_LOSS if loss is None else loss)
         # free rows (see Side) fail the Cholesky solve by construction and stay at zero
         return int(failed) - side.free_rows.size

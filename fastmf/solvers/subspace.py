@@ -27,16 +27,14 @@ class SubspaceSolver(RowSolver):
         return k * (self._block(k) + 3)
 
     def solve(self, side, X, Y, offsets, gram, loss=None):
-        failed = _wals_rows_subspace(side.indptr, side.indices, side.values, X, Y, offsets,
-                                     gram, side.lam, *side.kargs, side.max_nnz, side.chunks,
-                                     self._block(X.shape[1]), 1,
+        failed = _wals_rows_subspace(side.csr, X, Y, offsets, gram, side.lam, side.kargs,
+                                     side.max_nnz, side.chunks, self._block(X.shape[1]), 1,
                                      NO_LOSS if loss is None else loss)
         # free rows (see Side) have a zero system: every block fails and they stay at zero
         return int(failed) - side.free_rows.size
 
     def fold_in(self, side, X, Y, offsets, gram):
         """New rows start from zero: solved exactly (one block of every coordinate)."""
-        failed = _wals_rows_subspace(side.indptr, side.indices, side.values, X, Y, offsets,
-                                     gram, side.lam, *side.kargs, side.max_nnz, side.chunks,
-                                     X.shape[1], 1, NO_LOSS)
+        failed = _wals_rows_subspace(side.csr, X, Y, offsets, gram, side.lam, side.kargs,
+                                     side.max_nnz, side.chunks, X.shape[1], 1, NO_LOSS)
         return int(failed) - side.free_rows.size
