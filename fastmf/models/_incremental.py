@@ -190,9 +190,7 @@ def partial_fit_sgd(model, new, *, duplicates="add", epochs=None, replay=1.0):
     for e in range(epochs):
         if not run.epoch(p.epochs + e, stop=stop):
             interrupts.checkpoint()
-    if new.ub is not None:
-        new.ub, new.vb = run.ub, run.vb
-    new.publish(model)
+    new.publish(model)  # (the epochs updated new's factors and biases in place)
     model._optimizer = run.optimizer_state()
     return np.unique(new.rows).size, np.unique(new.cols).size
 
