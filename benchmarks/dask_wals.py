@@ -73,7 +73,7 @@ def main():
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         DaskWALS(factors=8, iterations=1, client=client).fit(A[:1000])  # workers warm
-        n_blocks = len(client.scheduler_info(n_workers=-1)["workers"])
+        n_blocks = len(client.nthreads())
         # alternate the two fits: the machine is shared and its speed drifts
         for _ in range(args.rounds):
             local = local_fit()

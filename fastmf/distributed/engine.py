@@ -24,7 +24,7 @@ from ..solvers import Engine
 from .blocks import (add_summaries, copy_state, first, in_index, initial_state, second,
                      solve_block, state_summary, take_rows)
 from .frames import FrameInput, frame_layout, is_dask_frame
-from .layout import lost_errors, matrix_layout, survivors
+from .layout import lost_errors, matrix_layout, survivors, worker_threads
 
 # Tries of one iteration when workers keep dying under it.
 MAX_ATTEMPTS = 5
@@ -104,8 +104,7 @@ class DaskEngine(Engine):
     def _blocks(self, client):
         if self.n_blocks is not None:
             return self.n_blocks
-        return max(1, sum(ws["nthreads"] for ws in
-                          client.scheduler_info(n_workers=-1)["workers"].values()))
+        return max(1, sum(worker_threads(client, wait=60).values()))
 
     def close(self):
         try:
@@ -346,7 +345,7 @@ class DaskSweeps:
 
     # ------------------------------------------------------------------ faults
     def _live_workers(self):
-        return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        return sorted(worker_threads(self.client))
 
     def _checkpoint(self):
         """Copy every factor block to a second worker (worker to worker), without waiting:

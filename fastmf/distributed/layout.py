@@ -28,11 +28,27 @@ def lost_errors():
             concurrent.futures.CancelledError)
 
 
+def worker_threads(client, *, wait=0.0):
+    """``{address: threads}`` of the workers the scheduler has now, asked of the scheduler
+    directly (``Client.scheduler_info`` may hand back a cached identity that lists no
+    workers). With ``wait`` > 0, waits up to that many seconds for a first worker and
+    fails clearly if none comes."""
+    threads = dict(client.nthreads())
+    if not threads and wait > 0:
+        try:
+            client.wait_for_workers(1, timeout=wait)
+        except Exception as exc:  # noqa: BLE001 - a timeout, in whichever class
+            raise RuntimeError(f"The Dask cluster has no workers (none joined in {wait:g} "
+                               f"s).") from exc
+        threads = dict(client.nthreads())
+    return threads
+
+
 def survivors(client, futures):
     """A test of "this future's data is still held by a live worker", for ``futures``."""
     finished = [f for f in futures if f.status == "finished"]
     held = client.who_has(finished) if finished else {}
-    live = set(client.scheduler_info(n_workers=-1)["workers"])
+    live = set(worker_threads(client))
     keys = {f.key for f in finished if any(w in live for w in held.get(f.key, ()))}
     return lambda f: f.key in keys
 
@@ -237,7 +253,7 @@ def matrix_layout(client, csr, *, k, n_blocks):
     lost with its worker is scattered again from ``csr``, the client's validated matrix,
     not a copy of it)."""
     m, n = csr.shape
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(worker_threads(client, wait=60))
     refs = []
     for side, counts, part_of in (
             ("items", np.bincount(csr.indices[:csr.nnz], minlength=n), column_part),
@@ -245,7 +261,7 @@ def matrix_layout(client, csr, *, k, n_blocks):
         for b, (start, stop) in enumerate(block_bounds(counts, k, n_blocks)):
             def rescatter(start=start, stop=stop, part_of=part_of,
                           worker=workers[b % len(workers)]):
-                live = client.scheduler_info(n_workers=-1)["workers"]
+                live = worker_threads(client)
                 target = [worker] if worker in live else None
                 # (a list of one: a Csr is a tuple, which scatter would split)
                 return client.scatter([part_of(csr, start, stop)], workers=target,
