@@ -139,9 +139,10 @@ def run_sgd(loss, fit_part, valid, train, test, reg_exponent=1.0):
         make = lambda **p: fastmf.SGD(64, epochs=20, random_state=0, num_threads=1, **p)
     else:
         grid = {"lr": LRS, "reg": REGS}
-        make = lambda **p: fastmf.SGD(64, loss=loss, sampling="popularity", epochs=20,
-                                      reg_exponent=reg_exponent, random_state=0,
-                                      num_threads=1, **p)
+        cls = {"logistic": fastmf.LogisticMF, "bpr": fastmf.BPR, "warp": fastmf.WARP}[loss]
+        make = lambda **p: cls(64, sampling="popularity", epochs=20,
+                               reg_exponent=reg_exponent, random_state=0, num_threads=1,
+                               **p)
     out = grid_search(make, grid, fit_part, valid, train, test)
     out["grid"] = grid
     return out

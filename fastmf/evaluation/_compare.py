@@ -15,14 +15,15 @@ from ._comparison import Comparison
 from ..data._interactions import Interactions
 from ..core._objective import objective as objective_of
 from ..core._progress import tqdm_available
+from ..models._ranking import BPR, WARP, LogisticMF
 from ..models._sgd import SGD
 from ..models._svd import SVD
 from ..models._wals import WALS
 
 METHODS = ("wals-cg", "wals-cholesky", "sgd", "sgd-logistic", "sgd-bpr", "observed-only",
            "svd")
-# SGD with a ranking loss: no Gram-trick objective, compared on held-out quality only.
-RANKING_METHODS = {"sgd-logistic": "logistic", "sgd-bpr": "bpr", "sgd-warp": "warp"}
+# The ranking estimators: no Gram-trick objective, compared on held-out quality only.
+RANKING_METHODS = {"sgd-logistic": LogisticMF, "sgd-bpr": BPR, "sgd-warp": WARP}
 # Methods for implicit feedback only.
 IMPLICIT_ONLY = (*RANKING_METHODS, "observed-only")
 # Ranking losses: AdaGrad, negatives drawn by popularity (uniform negatives learned far
@@ -100,8 +101,8 @@ def _builder(factors, iterations, epochs, params, sgd_params, common):
         if method in RANKING_METHODS:
             weights = {key: params[key] for key in ("alpha", "confidence", "reg",
                                                      "reg_exponent")}
-            return SGD(factors, epochs=steps or epochs, loss=RANKING_METHODS[method],
-                       **RANKING_SETTINGS, **weights, **common)
+            return RANKING_METHODS[method](factors, epochs=steps or epochs,
+                                           **RANKING_SETTINGS, **weights, **common)
         return SVD(factors, **params, **common)
 
     return build

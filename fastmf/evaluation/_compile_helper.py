@@ -20,12 +20,12 @@ import time
 import scipy.sparse as sp
 
 from .._kernels.sgd import _sgd_epoch_hogwild
-from .._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
+from ..solvers._sgd_ranking import LOSSES
 
 # The methods a helper may take, by the kernel that dominates their compile time. Only
 # fastmf's own methods: a solver registered at run time would not exist in the helper.
-HELPER_KERNELS = {"sgd": _sgd_epoch_hogwild, "sgd-logistic": _sgd_epoch_logistic,
-                  "sgd-bpr": _sgd_epoch_bpr, "sgd-warp": _sgd_epoch_warp}
+HELPER_KERNELS = {"sgd": _sgd_epoch_hogwild,
+                  **{f"sgd-{loss}": spec.kernel for loss, spec in LOSSES.items()}}
 # A helper still running this long after the caller finished its own share (and at least
 # MIN_WAIT seconds) is stopped; the caller then compiles the rest itself.
 WAIT_FACTOR = 3.0

@@ -97,8 +97,7 @@ def resolve_from(p, stats):
     ratings = kind == "ratings"
 
     def fill(name, value):
-        if _is_auto(getattr(q, name, None)):
-            setattr(q, name, value() if callable(value) else value)
+        _fill(q, name, value)
 
     fill("target", "value" if ratings else "binary")
     # popularity weighting belongs to the data-aware unobserved weight: a w0 given as a
@@ -107,10 +106,7 @@ def resolve_from(p, stats):
     fill("w0", 0.0 if ratings else None)          # implicit: set below, from the weights
     if ratings:
         fill("confidence", "none")
-    else:
-        fill("confidence", lambda: "none" if nnz == 0 or stats.all_equal() else "log")
-    fill("alpha", 1.0)
-    fill("epsilon", stats.median_scale)
+    _fill_confidence(q, stats)
     kappa_mean = stats.mean_confidence(q)
     if q.w0 is None:
         density = nnz / (m * n) if m and n else 0.0
@@ -133,6 +129,49 @@ def resolve_from(p, stats):
     elif beta and q.w0 > 0:
         # eALS: unobserved weight in proportion to popularity ** beta, same total
         q.w0 = popularity_weights(q.w0, stats.col_nnz(), beta)
+    return q
+
+
+def _fill(q, name, value):
+    """Set ``q.name`` to ``value`` (called when a callable) if it is 'auto'."""
+    if _is_auto(getattr(q, name, None)):
+        setattr(q, name, value() if callable(value) else value)
+
+
+def _fill_confidence(q, stats):
+    """The implicit preset's positive weights: confidence 'none' on binary data (every
+    stored value the same), else 'log' with ``alpha = 1`` and ``epsilon = median(a)``."""
+    _fill(q, "confidence", lambda: "none" if stats.nnz == 0 or stats.all_equal() else "log")
+    _fill(q, "alpha", 1.0)
+    _fill(q, "epsilon", stats.median_scale)
+
+
+#: the 'auto' values of the ranking estimators (:class:`fastmf.BPR`,
+#: :class:`fastmf.LogisticMF`, :class:`fastmf.WARP`) by loss; plain constants, to be
+#: replaced by measured ones (the evidence then goes in :func:`resolve_ranking`'s docstring)
+RANKING_AUTO = {
+    "bpr": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+            "reg_exponent": 1.0, "sampling": "popularity"},
+    "logistic": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+                 "reg_exponent": 1.0, "sampling": "popularity", "negatives": 5},
+    "warp": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+             "reg_exponent": 1.0, "sampling": "popularity"},
+}
+
+
+def resolve_ranking(p, stats, loss):
+    """A copy of the validated parameters ``p`` of a ranking estimator with every 'auto'
+    replaced: the constants of ``RANKING_AUTO[loss]`` (lr, lr_schedule, epochs, reg,
+    reg_exponent, sampling and, for 'logistic', negatives), and the positives' weights
+    of the implicit preset (confidence 'none' on binary data, else 'log' with
+    ``alpha = 1``, ``epsilon = median(a)``). ``stats`` as in :func:`resolve_from`.
+
+    The constants are provisional: the same for the three losses, not yet measured
+    against each other on validation splits."""
+    q = SimpleNamespace(**vars(p))
+    for name, value in RANKING_AUTO[loss].items():
+        _fill(q, name, value)
+    _fill_confidence(q, stats)
     return q
 
 

@@ -192,9 +192,13 @@ class Lifecycle(Params):
         ids = (A.user_ids, A.item_ids) if isinstance(A, Interactions) else (None, None)
         csr = self._check_data(A, dtype=p.dtype, nonnegative=nonnegative_needed(p),
                                weighting=_Unweighted(p))
-        p = resolve(p, csr)
+        p = self._resolve(p, csr)
         self._adopt_params(p)
         return p, csr, ids
+
+    def _resolve(self, p, csr):
+        """``p`` with every 'auto' replaced by its value for the training matrix ``csr``."""
+        return resolve(p, csr)
 
     def _adopt_params(self, p):
         """Check the resolved parameters ``p`` together and make them the fit's: the
