@@ -13,13 +13,6 @@ from ._install import install_hint
 from .core._progress import tqdm_available
 from .evaluation._methods import METHODS, MODELS
 
-# Parameters of each model for explicit ratings (the defaults are for implicit feedback).
-RATINGS_PRESETS = {
-    "wals": {"kind": "ratings", "solver": "cholesky"},
-    "sgd": {"kind": "ratings"},
-    "svd": {"target": "value", "w0": 0.0, "confidence": "none"},
-}
-
 
 class CommandError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
@@ -127,7 +120,7 @@ def _build_model(args, kind):
     if kind == "ratings" and model.implicit_only:
         raise CommandError(f"--model {name} fits implicit feedback only; these are ratings "
                            f"(--kind implicit to fit them as implicit feedback).")
-    params = dict(RATINGS_PRESETS[name]) if kind == "ratings" else {}
+    params = model.params_for(kind)
     for steps in ("iterations", "epochs"):
         if getattr(args, steps) is not None and model.steps == steps:
             params[steps] = getattr(args, steps)

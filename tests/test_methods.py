@@ -32,3 +32,26 @@ def test_the_names_defaults_and_helper_kernels_come_from_the_table():
     assert set(MODELS) == {"wals", "sgd", "svd", "bpr", "logistic", "warp"}
     with pytest.raises(KeyError):
         method("wals-lu")
+
+
+def test_the_command_lines_ratings_parameters_come_from_the_preset_table():
+    from fastmf.models._defaults import PRESETS
+    ratings = PRESETS["ratings"]
+    assert MODELS["sgd"].params_for("ratings") == {"kind": "ratings"}
+    assert MODELS["wals"].params_for("ratings") == {"kind": "ratings", "solver": "cholesky"}
+    assert MODELS["svd"].params_for("ratings") == {
+        k: ratings[k] for k in ("target", "w0", "confidence")}
+    assert all(m.params_for("implicit") == {} for m in MODELS.values())
+
+
+def test_resolve_reads_the_preset_table(monkeypatch):
+    from conftest import random_csr
+
+    from fastmf.models import _defaults
+    A = random_csr(30, 20, 0.3, 0)
+    r = WALS(4, kind="ratings", iterations=1).fit(A).resolved_params_
+    preset = _defaults.PRESETS["ratings"]
+    assert (r["target"], r["w0"], r["confidence"], r["biases"]) == (
+        preset["target"], preset["w0"], preset["confidence"], preset["biases"])
+    monkeypatch.setitem(_defaults.PRESETS["implicit"], "lr", 0.125)
+    assert SGD(4, epochs=1).fit(A).resolved_params_["lr"] == 0.125

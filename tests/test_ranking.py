@@ -194,3 +194,16 @@ def test_docstrings_list_each_parameter():
         doc = inspect.getdoc(cls)
         for name in cls._get_param_names():
             assert name in doc, (cls.__name__, name)
+
+
+def test_tune_searches_a_ranking_model_around_its_auto_values():
+    from fastmf.evaluation._tune import default_space
+    from fastmf.models._defaults import RANKING_AUTO
+    A = random_csr(60, 40, 0.15, 5)
+    space = default_space(BPR(4), A)
+    assert set(space) == {"reg", "alpha"}
+    assert RANKING_AUTO["bpr"]["reg"] in space["reg"]
+    result = fastmf.tune(BPR(4, num_threads=1, random_state=0), A, metric="ndcg@5",
+                         space={"reg": [0.01, 0.1]}, refit=False)
+    assert result.best_params["reg"] in (0.01, 0.1)
+    assert result.best_params["epochs"] <= RANKING_AUTO["bpr"]["epochs"]

@@ -8,6 +8,7 @@ from typing import Callable
 
 from .. import solvers
 from .._kernels.sgd import _sgd_epoch_hogwild
+from ..models._defaults import preset_values
 from ..models._ranking import BPR, WARP, LogisticMF
 from ..models._sgd import SGD
 from ..models._svd import SVD
@@ -28,16 +29,29 @@ class Model:
         None when it fits in one step.
     implicit_only : bool
         Whether it fits implicit feedback only (no preset for ratings).
+    ratings : dict
+        What the command line adds for ratings to the preset (:meth:`params_for`).
     """
 
     cls: type
     steps: str | None
     implicit_only: bool = False
+    ratings: dict = field(default_factory=dict)
+
+    def params_for(self, kind):
+        """The parameters that fit ``kind`` of data ('implicit': none, the defaults;
+        'ratings': ``kind='ratings'``, or the ratings preset's values of its parameters
+        for a model without ``kind``, with :attr:`ratings`)."""
+        if kind == "implicit":
+            return {}
+        names = self.cls._get_param_names()
+        params = {"kind": kind} if "kind" in names else preset_values(kind, names)
+        return {**params, **self.ratings}
 
 
 #: the estimators by command-line name
 MODELS = {
-    "wals": Model(WALS, "iterations"),
+    "wals": Model(WALS, "iterations", ratings={"solver": "cholesky"}),
     "sgd": Model(SGD, "epochs"),
     "svd": Model(SVD, None),
     **{loss: Model(cls, "epochs", implicit_only=True)

@@ -179,6 +179,9 @@ class RankingModel(FactorModel):
     def _check_param_combination(self, p):
         """No rule ties the parameters of a ranking loss together."""
 
+    def _preset(self, p):
+        return "implicit"  # the ranking losses fit implicit feedback only
+
     def _start(self, csr, p):
         p = self._epoch_params(p)
         return _SgdRun(self, RankingEpochs(p, self._weighting, csr), p, None, 1)
