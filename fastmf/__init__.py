@@ -1,7 +1,8 @@
 """fastmf: fast matrix factorization for recommenders.
 
 Parallel WALS (conjugate gradient or Cholesky row solves) and Hogwild SGD on one weighted
-objective, with Numba kernels over sparse CSR data.
+objective, Hogwild SGD on ranking losses (BPR, logistic, WARP), with Numba kernels over
+sparse CSR data.
 """
 
 from . import datasets, distributed, metrics, solvers, split
@@ -10,13 +11,13 @@ from .core._objective import objective
 from .data._interactions import Interactions
 from .evaluation._tune import TuneResult, tune
 from .metrics import evaluate
-from .models import SGD, SVD, WALS
+from .models import BPR, SGD, SVD, WALS, WARP, LogisticMF
 from .models._persistence import ModelFileError
 from .models._persistence import load_model as load
 from .models._scoring import NotFittedError
 
 __version__ = "0.1.0"
 
-__all__ = ["SGD", "SVD", "WALS", "Interactions", "ModelFileError", "NotFittedError",
+__all__ = ["BPR", "LogisticMF", "SGD", "SVD", "WALS", "WARP", "Interactions", "ModelFileError", "NotFittedError",
            "__version__", "compare", "datasets", "distributed", "evaluate", "load", "metrics",
            "objective", "solvers", "split", "tune", "TuneResult"]

@@ -11,14 +11,7 @@ import numpy as np
 
 from ._install import install_hint
 from .core._progress import tqdm_available
-
-MODELS = ("wals", "sgd", "svd")
-# Parameters of each model for explicit ratings (the defaults are for implicit feedback).
-RATINGS_PRESETS = {
-    "wals": {"kind": "ratings", "solver": "cholesky"},
-    "sgd": {"kind": "ratings"},
-    "svd": {"target": "value", "w0": 0.0, "confidence": "none"},
-}
+from .evaluation._methods import METHODS, MODELS
 
 
 class CommandError(Exception):
@@ -88,7 +81,7 @@ def _add_model_options(p, model_default="wals", saved=False):
     p.add_argument("--iterations", type=int, default=None,
                    help="WALS iterations (default: the model's, 15)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="SGD epochs (default: the model's, 20)")
+                   help="SGD, BPR, LogisticMF, WARP epochs (default: the model's)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any other model parameter, e.g. --param reg=0.01; repeatable "
                         "(default: none)")
@@ -120,17 +113,17 @@ def _kind(args, source):
 
 
 def _build_model(args, kind):
-    from .models._sgd import SGD
-    from .models._svd import SVD
-    from .models._wals import WALS
     name = args.model.lower()
     if name not in MODELS:
         raise CommandError(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}.")
-    params = dict(RATINGS_PRESETS[name]) if kind == "ratings" else {}
-    if args.iterations is not None and name == "wals":
-        params["iterations"] = args.iterations
-    if args.epochs is not None and name == "sgd":
-        params["epochs"] = args.epochs
+    model = MODELS[name]
+    if kind == "ratings" and model.implicit_only:
+        raise CommandError(f"--model {name} fits implicit feedback only; these are ratings "
+                           f"(--kind implicit to fit them as implicit feedback).")
+    params = model.params_for(kind)
+    for steps in ("iterations", "epochs"):
+        if getattr(args, steps) is not None and model.steps == steps:
+            params[steps] = getattr(args, steps)
     for item in args.param:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -140,7 +133,7 @@ def _build_model(args, kind):
         except (ValueError, SyntaxError):
             value = raw
         params[key.strip()] = value
-    cls = {"wals": WALS, "sgd": SGD, "svd": SVD}[name]
+    cls = model.cls
     try:
         return cls(args.factors, num_threads=args.threads, random_state=args.seed, **params)
     except TypeError as exc:
@@ -345,10 +338,9 @@ def build_parser():
                    help="the objective (default: ratings for the MovieLens data sets, "
                         "implicit otherwise)")
     p.add_argument("--methods", default=None,
-                   help="comma-separated subset of wals-cg, wals-cholesky, sgd, "
-                        "sgd-logistic, sgd-bpr, sgd-warp, observed-only, svd (default: "
-                        "all but sgd-warp; the ranking losses and observed-only on "
-                        "implicit data only)")
+                   help=f"comma-separated subset of {', '.join(METHODS)} (default: all "
+                        f"but {', '.join(n for n, m in METHODS.items() if not m.default)}; "
+                        f"the ranking losses and observed-only on implicit data only)")
     p.add_argument("--factors", type=int, default=32, help="embedding dimension")
     p.add_argument("--iterations", type=int, default=10, help="WALS iterations")
     p.add_argument("--epochs", type=int, default=30, help="SGD epochs")
@@ -409,7 +401,7 @@ def build_parser():
 
     p = command("evaluate", "print the metrics of a saved model, or of a fit on a split",
                 "With --model PATH.npz, evaluate that model on DATA (the test "
-                "interactions). Otherwise split DATA, fit --model (wals, sgd, svd) on the "
+                f"interactions). Otherwise split DATA, fit --model ({', '.join(MODELS)}) on the "
                 "training part and evaluate on the test part. The metrics go to stdout, "
                 "one per line.")
     p.add_argument("data", help="data-set name or CSV/Parquet file")

@@ -1,5 +1,5 @@
 """One API suite run against every model and row solver (WALS-CG, WALS-Cholesky, a dense
-NumPy solver plugged in through fastmf.solvers, SGD, SVD): what a fitted model answers,
+NumPy solver plugged in through fastmf.solvers, SGD, BPR, LogisticMF, WARP, SVD): what a fitted model answers,
 raw ids, persistence, fold-in, and the parameter lifecycle."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from _reference import brute_topk, exact_rows
 from conftest import random_csr
 
 import fastmf
-from fastmf import SGD, SVD, WALS, Interactions, solvers
+from fastmf import BPR, SGD, SVD, WALS, WARP, Interactions, LogisticMF, solvers
 
 IMPLICIT = dict(w0=1.0, alpha=2.0, confidence="linear", target="binary", reg=0.1,
                 reg_exponent=0.0)
@@ -35,13 +35,21 @@ def make(name, **kw):
         return WALS(5, solver=name[5:], iterations=6, **base)
     if name == "sgd":
         return SGD(5, epochs=6, lr=0.05, lr_schedule="adagrad", num_threads=1, **base)
+    if name in RANKING:
+        # the ranking models have no unobserved term, target or kind: w0 = 0, binary
+        cls = RANKING[name]
+        base = {k: val for k, val in base.items() if k in cls._get_param_names()}
+        return cls(5, epochs=6, lr=0.05, lr_schedule="adagrad", num_threads=1, **base)
     base = {k: val for k, val in base.items() if k not in ("biases",)}
     return SVD(5, **base)
 
 
-MODELS = ["wals-cg", "wals-cholesky", "wals-ials++", "wals-dense", "sgd", "svd"]
-# SVD has no biases (it fits the target matrix with weight 1 everywhere).
-CASES = [(m, IMPLICIT) for m in MODELS] + [(m, RATINGS) for m in MODELS if m != "svd"]
+RANKING = {"bpr": BPR, "logistic": LogisticMF, "warp": WARP}
+MODELS = ["wals-cg", "wals-cholesky", "wals-ials++", "wals-dense", "sgd", *RANKING, "svd"]
+# SVD has no biases (it fits the target matrix with weight 1 everywhere); the ranking
+# models fit implicit feedback only.
+CASES = [(m, IMPLICIT) for m in MODELS] + [(m, RATINGS) for m in MODELS
+                                           if m != "svd" and m not in RANKING]
 IDS = [f"{m}-{'ratings' if p is RATINGS else 'implicit'}" for m, p in CASES]
 
 
@@ -112,7 +120,8 @@ def test_fold_in_is_the_exact_row_solve(A, name, params):
         offsets = model.global_mean + model.item_biases
     n = A.shape[1]
     lam = np.full(4, w["reg"])
-    ref = exact_rows(A[rows], Y, w0=w["w0"], lam=lam, offsets=offsets,
+    w0 = w["w0"] if "w0" in model.get_params() else 0.0  # ranking models: no unobserved term
+    ref = exact_rows(A[rows], Y, w0=w0, lam=lam, offsets=offsets,
                      confidence=w.get("confidence", "linear"), alpha=w.get("alpha", 1.0),
                      epsilon=1.0, target=w.get("target", "binary"))
     np.testing.assert_allclose(factors, ref[:, :5], rtol=1e-7, atol=1e-9)
@@ -126,7 +135,8 @@ def test_float32_and_float64(A, name):
     m32 = make(name, dtype=np.float32, **IMPLICIT).fit(A)
     m64 = make(name, dtype=np.float64, **IMPLICIT).fit(A)
     assert m32.user_factors.dtype == np.float32 and m64.user_factors.dtype == np.float64
-    a, b = m32.history_[-1]["objective"], m64.history_[-1]["objective"]
+    key = "sampled_loss" if name in RANKING else "objective"
+    a, b = m32.history_[-1][key], m64.history_[-1][key]
     assert abs(a - b) <= 1e-3 * b
 
 

@@ -43,6 +43,21 @@ def test_fit_then_recommend_prints_raw_ids(log_csv, tmp_path, capsys):
     assert raw[0, 0] == item
 
 
+@pytest.mark.parametrize("name, cls", [("bpr", "BPR"), ("logistic", "LogisticMF"),
+                                       ("warp", "WARP")])
+def test_fit_a_ranking_model(log_csv, tmp_path, capsys, name, cls):
+    model_path = tmp_path / "m.npz"
+    assert main(["fit", str(log_csv), *COLUMNS, "--model", name, "--factors", "4",
+                 "--epochs", "2", "--iterations", "7", "-o", str(model_path),
+                 "--quiet"]) == 0
+    model = fastmf.load(model_path)
+    assert type(model).__name__ == cls and len(model.history_) == 2
+    capsys.readouterr()
+    assert main(["fit", str(log_csv), *COLUMNS, "--model", name, "--kind", "ratings",
+                 "--quiet"]) == 1
+    assert "implicit feedback only" in capsys.readouterr().err
+
+
 def test_evaluate_fits_on_a_split_and_prints_metrics(log_csv, capsys):
     assert main(["evaluate", str(log_csv), *COLUMNS, "--value", "stars", "--timestamp",
                  "when", "--split", "time", "--kind", "ratings", "--factors", "4",
@@ -88,12 +103,12 @@ def test_help_of_every_command(capsys):
 
 
 def test_compare_help_names_every_method(capsys):
-    from fastmf.compare import METHODS
-    from fastmf.evaluation._compare import RANKING_METHODS
+    from fastmf.evaluation._methods import METHODS
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for method in set(METHODS) | set(RANKING_METHODS):
+    for method in ("wals-cg", "wals-cholesky", "sgd", "sgd-logistic", "sgd-bpr", "sgd-warp",
+                   "observed-only", "svd", *METHODS):
         assert method in text
 
 

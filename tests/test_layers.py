@@ -39,7 +39,7 @@ LAYERS = [
      "hyperparameter search (`fastmf.tune`)."),
     ("models", ("models/",),
      ("solvers and engines", "data", "core", "kernels"),
-     "The estimators (WALS, SGD, SVD) on one base class, with one module per job: "
+     "The estimators (WALS, SGD, BPR, LogisticMF, WARP, SVD) on one base class, with one module per job: "
      "parameters and lifecycle, the fit loop, fold-in, the objective, scoring, persistence, "
      "incremental updates, the data-aware defaults."),
     ("solvers and engines", ("solvers/",),

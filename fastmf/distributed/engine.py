@@ -140,10 +140,11 @@ class DaskEngine(Engine):
         k = p.factors + 1 if p.biases is True else p.factors
         layout = frame_layout(client, data, k=k, dtype=p.dtype,
                               n_blocks=self._blocks(client),
-                              nonnegative=nonnegative_needed(p), check_sizes=check_sizes)
+                              nonnegative=nonnegative_needed(p, p.kind),
+                              check_sizes=check_sizes)
         self._layout = layout
         layout.wait_parts()
-        p = resolve_from(p, layout.stats())
+        p = resolve_from(p, layout.stats(), p.kind)
         model._adopt_params(p)
         return p, data, layout.ids
 

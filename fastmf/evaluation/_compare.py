@@ -10,25 +10,16 @@ import scipy.sparse as sp
 from . import _compile_helper as compile_helper
 from ..core import _interrupts as interrupts
 from ..core import _validation as v
-from .. import solvers
 from ._comparison import Comparison
 from ..data._interactions import Interactions
 from ..core._objective import objective as objective_of
 from ..core._progress import tqdm_available
-from ..models._sgd import SGD
-from ..models._svd import SVD
-from ..models._wals import WALS
+from ._methods import default_methods, known_methods
+from ._methods import method as method_of
 
-METHODS = ("wals-cg", "wals-cholesky", "sgd", "sgd-logistic", "sgd-bpr", "observed-only",
-           "svd")
-# SGD with a ranking loss: no Gram-trick objective, compared on held-out quality only.
-RANKING_METHODS = {"sgd-logistic": "logistic", "sgd-bpr": "bpr", "sgd-warp": "warp"}
-# Methods for implicit feedback only.
-IMPLICIT_ONLY = (*RANKING_METHODS, "observed-only")
-# Ranking losses: AdaGrad, negatives drawn by popularity (uniform negatives learned far
-# slower on power-law data: NDCG@20 0.30 against 0.54 for BPR after 10 epochs on a
-# 3,000 x 800 synthetic set).
-RANKING_SETTINGS = {"lr": 0.05, "lr_schedule": "adagrad", "sampling": "popularity"}
+#: the methods compare runs when none are named (the table is
+#: :data:`fastmf.evaluation._methods.METHODS`)
+METHODS = default_methods()
 KINDS = ("auto", "implicit", "ratings")
 
 # The objective of each kind of data, shared by every method. Implicit feedback:
@@ -84,25 +75,11 @@ def _resolve_data(data, kind, data_home, show_progress):
 def _builder(factors, iterations, epochs, params, sgd_params, common):
     """build(method, steps=None): the unfitted model of one method of the comparison."""
 
+    counts = {"iterations": iterations, "epochs": epochs, None: None}
+
     def build(method, steps=None):
-        if method.startswith("wals-"):
-            solver = method.partition("-")[2]
-            return WALS(factors, solver=solver, iterations=steps or iterations, **params,
-                        **common)
-        if method == "observed-only":
-            # the same weights without the unobserved term: its optimum predicts 1 for
-            # every entry, the useless all-ones matrix
-            return WALS(factors, solver="cholesky", iterations=steps or iterations,
-                        **dict(params, w0=0.0), **common)
-        if method == "sgd":
-            return SGD(factors, epochs=steps or epochs, unobserved="gravity", **sgd_params,
-                       **params, **common)
-        if method in RANKING_METHODS:
-            weights = {key: params[key] for key in ("alpha", "confidence", "reg",
-                                                     "reg_exponent")}
-            return SGD(factors, epochs=steps or epochs, loss=RANKING_METHODS[method],
-                       **RANKING_SETTINGS, **weights, **common)
-        return SVD(factors, **params, **common)
+        m = method_of(method)
+        return m.build(factors, steps or counts[m.steps], params, sgd_params, common)
 
     return build
 
@@ -127,7 +104,7 @@ def compile_methods_from(folder):
 def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30, k=10,
             kind="auto", test_size=0.2, eval_users=2000, num_threads=None, random_state=0,
             data_home=None, show_progress=False, **objective):
-    r"""Fit WALS (CG and Cholesky), Hogwild SGD (squared, logistic and BPR losses),
+    r"""Fit WALS (CG and Cholesky), Hogwild SGD (squared loss; LogisticMF and BPR),
     observed-only MF and truncated SVD on one data set and one split, and record how each
     converges on the same objective and in held-out quality.
 
@@ -144,8 +121,10 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
     methods : sequence of str
         Of 'wals-cg', 'wals-cholesky', 'sgd', 'sgd-logistic', 'sgd-bpr', 'sgd-warp',
         'observed-only', 'svd'; also 'wals-NAME' for any solver registered in
-        :mod:`fastmf.solvers`. 'sgd' minimizes the objective by Hogwild SGD; 'sgd-logistic', 'sgd-bpr', 'sgd-warp' are SGD with a
-        ranking loss (no value of the shared objective; compared on held-out quality);
+        :mod:`fastmf.solvers`. 'sgd' minimizes the objective by Hogwild SGD;
+        'sgd-logistic', 'sgd-bpr', 'sgd-warp' are :class:`fastmf.LogisticMF`,
+        :class:`fastmf.BPR`, :class:`fastmf.WARP` (Hogwild SGD on a ranking loss; no value
+        of the shared objective; compared on held-out quality);
         'observed-only' is WALS without the unobserved term (``w0 = 0``, binary targets),
         whose optimum is the all-ones matrix. The default runs all but 'sgd-warp' for
         implicit feedback and the first three and 'svd' for ratings.
@@ -206,8 +185,7 @@ def compare(data=None, *, methods=METHODS, factors=32, iterations=10, epochs=30,
 
 def _checked_arguments(methods, factors, k, iterations, epochs, eval_users):
     """The methods and counts of :func:`compare`, checked."""
-    known = (("sgd", "svd", "observed-only", *RANKING_METHODS)
-             + tuple(f"wals-{name}" for name in solvers.available()))
+    known = known_methods()
     for m in methods:
         v.check_option("compare", "methods", m, known)
     return (methods, v.check_int("compare", "factors", factors, low=1),
@@ -221,11 +199,12 @@ def _methods_for(kind, methods):
     """The methods that apply to the data's kind (the default set without the
     implicit-only methods on ratings; an explicit request for one of them is an error)."""
     if kind == "ratings":
+        implicit = [m for m in methods if method_of(m).implicit_only]
         if methods is METHODS:
-            return tuple(m for m in METHODS if m not in IMPLICIT_ONLY)
-        if any(m in IMPLICIT_ONLY for m in methods):
-            raise ValueError(f"methods {[m for m in methods if m in IMPLICIT_ONLY]} are for "
-                             f"implicit feedback; this comparison is on ratings.")
+            return tuple(m for m in METHODS if m not in implicit)
+        if implicit:
+            raise ValueError(f"methods {implicit} are for implicit feedback; this "
+                             f"comparison is on ratings.")
     return methods
 
 
@@ -286,7 +265,7 @@ def _warm_up(A, methods, build, settings, quality_on):
     t0 = time.perf_counter()
     rows = np.flatnonzero(np.diff(A.indptr))[:50]
     tiny = A[rows]
-    warm = [m for m in methods if m != "svd"] if rows.size else []
+    warm = [m for m in methods if method_of(m).warm_up] if rows.size else []
     helped = compile_helper.helper_methods(warm)
     helper = compile_helper.start(tiny, helped, settings) if helped else None
     try:
@@ -305,9 +284,10 @@ def _warm_up(A, methods, build, settings, quality_on):
 def _shared_objective(A, params, model, method, rec):
     """The comparison's objective of the model's factors (None for ranking losses, which do
     not minimize it)."""
-    if method in RANKING_METHODS:
+    source = method_of(method).objective
+    if source is None:
         return None
-    if method == "observed-only":
+    if source == "recomputed":
         return objective_of(A, model.user_factors, model.item_factors, **params)
     return rec["objective"]
 

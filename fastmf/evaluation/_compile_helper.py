@@ -19,13 +19,12 @@ import time
 
 import scipy.sparse as sp
 
-from .._kernels.sgd import _sgd_epoch_hogwild
-from .._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
+from ._methods import METHODS
 
-# The methods a helper may take, by the kernel that dominates their compile time. Only
-# fastmf's own methods: a solver registered at run time would not exist in the helper.
-HELPER_KERNELS = {"sgd": _sgd_epoch_hogwild, "sgd-logistic": _sgd_epoch_logistic,
-                  "sgd-bpr": _sgd_epoch_bpr, "sgd-warp": _sgd_epoch_warp}
+# The methods a helper may take, by the kernel that dominates their compile time (from the
+# method table). Only fastmf's own methods: a solver registered at run time would not
+# exist in the helper.
+HELPER_KERNELS = {name: m.kernel for name, m in METHODS.items() if m.kernel is not None}
 # A helper still running this long after the caller finished its own share (and at least
 # MIN_WAIT seconds) is stopped; the caller then compiles the rest itself.
 WAIT_FACTOR = 3.0
@@ -53,7 +52,8 @@ def helper_methods(methods):
             return []  # no on-disk cache: a helper's work could not be shared
         if not os.path.exists(index):
             picked.append(method)
-    rest = [m for m in methods if m not in picked and m != "svd"]
+    rest = [m for m in methods if m not in picked
+            and (m not in METHODS or METHODS[m].warm_up)]
     return picked if rest else []
 
 

@@ -21,7 +21,9 @@ the training part, see :mod:`fastmf.models._defaults`), so it stays meaningful o
   the data are not binary, the confidence ``alpha`` at 0.3, 1 and 3 -- 294 candidates
   (98 on binary data);
 * ratings: ``reg`` at 1/27 .. 27 times its 'auto' value and ``factors`` at 1/2, 1 and 2
-  times the model's -- 21 candidates.
+  times the model's -- 21 candidates;
+* the ranking models (:class:`fastmf.BPR`, ...): ``reg`` at 1/27 .. 27 times its 'auto'
+  value and, on data that are not binary, ``alpha`` at 0.3, 1 and 3.
 
 Any other space is a dict of parameter name -> list of values (every combination is a
 candidate). When the best value of a numeric axis of more than two values is the smallest
@@ -39,7 +41,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..core import _validation as v
-from ..models._defaults import resolve
+from ..models._defaults import PRESETS, RANKING_AUTO, preset_of, resolve
+from ..models._ranking import RankingModel
 from ..data._interactions import Interactions
 from ._metrics import evaluate, rmse
 from ..data._split import random_holdout
@@ -120,7 +123,8 @@ def _steps_name(model):
     for name in ("iterations", "epochs"):
         if name in params:
             return name
-    raise ValueError(f"tune searches models fitted in steps (fastmf.WALS, fastmf.SGD); "
+    raise ValueError(f"tune searches models fitted in steps (fastmf.WALS, fastmf.SGD, "
+                     f"fastmf.BPR, ...); "
                      f"{type(model).__name__} has no iterations or epochs to tune.")
 
 
@@ -129,17 +133,22 @@ def _space_and_start(model, train):
     reproduces the model's resolved defaults)."""
     p = model._validate_params()
     csr = v.check_matrix(train, "train", dtype=np.float64)
-    q = resolve(SimpleNamespace(**dict(vars(p), popularity_exponent=0.0)), csr)
-    if q.kind == "ratings" or q.target == "value":
-        return ({"reg": [q.reg * s for s in _SCALES],
-                 "factors": sorted({max(1, q.factors // 2), q.factors, 2 * q.factors})},
-                {"reg": q.reg, "factors": q.factors})
-    own = resolve(SimpleNamespace(**vars(p)), csr)
-    space, start = {"reg": [q.reg * s for s in _SCALES]}, {"reg": q.reg}
-    if np.ndim(q.w0) == 0 and q.w0 > 0:
-        space["w0"] = [q.w0 * s for s in _SCALES]
-        space["popularity_exponent"] = [0.0, 0.5]
-        start.update(w0=q.w0, popularity_exponent=own.popularity_exponent)
+    if isinstance(model, RankingModel):  # no unobserved term: the penalty and the weights
+        q = own = model._resolve(p, csr)
+        space, start = {"reg": [q.reg * s for s in _SCALES]}, {"reg": q.reg}
+    else:
+        kind = model._preset(p)
+        q = resolve(SimpleNamespace(**dict(vars(p), popularity_exponent=0.0)), csr, kind)
+        if preset_of(q) == "ratings":
+            return ({"reg": [q.reg * s for s in _SCALES],
+                     "factors": sorted({max(1, q.factors // 2), q.factors, 2 * q.factors})},
+                    {"reg": q.reg, "factors": q.factors})
+        own = resolve(SimpleNamespace(**vars(p)), csr, kind)
+        space, start = {"reg": [q.reg * s for s in _SCALES]}, {"reg": q.reg}
+        if np.ndim(q.w0) == 0 and q.w0 > 0:
+            space["w0"] = [q.w0 * s for s in _SCALES]
+            space["popularity_exponent"] = [0.0, PRESETS["implicit"]["popularity_exponent"]]
+            start.update(w0=q.w0, popularity_exponent=own.popularity_exponent)
     if q.confidence != "none":
         space["alpha"] = [0.3, 1.0, 3.0]
         start["alpha"] = own.alpha
@@ -405,7 +414,10 @@ def tune(model, data, *, metric="ndcg@20", space=None, validation=0.1, eta=3,
                                           warn=False)
     train, valid = fit_part.matrix, valid_part.matrix
     steps_name = _steps_name(model)
-    full = v.check_int("tune", steps_name, model.get_params()[steps_name], low=1)
+    full = model.get_params()[steps_name]
+    if isinstance(model, RankingModel) and full == "auto":
+        full = RANKING_AUTO[model._loss][steps_name]
+    full = v.check_int("tune", steps_name, full, low=1)
     if space is None:
         space, start = _space_and_start(model, train)
     else:

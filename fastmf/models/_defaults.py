@@ -3,7 +3,11 @@
 Presets: ``kind='implicit'`` (the default) is weighted MF of implicit feedback (binary
 targets, confidence weights, unobserved entries with target 0); ``kind='ratings'`` is
 observed-only MF of explicit ratings (``w0 = 0``, the value as target, no confidence,
-biases). Explicit parameters always win over a preset and over ``'auto'``.
+biases). Explicit parameters always win over a preset and over ``'auto'``. The presets
+are one table, ``PRESETS``, which :func:`resolve_from`, the command line and
+:func:`fastmf.tune`'s default space read. The ranking estimators (:class:`fastmf.BPR`,
+:class:`fastmf.LogisticMF`, :class:`fastmf.WARP`) have a table of their own per loss,
+``RANKING_AUTO`` (:func:`resolve_ranking`).
 
 The rules (m users, n items, nnz stored values a, density rho = nnz / (m n)):
 
@@ -72,60 +76,93 @@ def _is_auto(value):
     return isinstance(value, str) and value == AUTO
 
 
-def nonnegative_needed(p):
-    """Whether the stored values must be >= 0 (confidence weighting) under ``p``."""
-    confidence = getattr(p, "confidence", "none")
-    if _is_auto(confidence):
-        return getattr(p, "kind", "implicit") == "implicit"
-    return confidence != "none"
+#: the presets of ``kind``: per parameter, the value an 'auto' takes, or a rule of the data
+#: (the module docstring gives them): for ``w0`` and ``confidence`` None is the data-aware
+#: rule; ``reg`` and ``lr`` are multiplied by the named ``*_scale`` statistic ('confidence':
+#: the mean confidence weight, 'spread': the standard deviation of the stored values,
+#: None: 1). ``lr_schedule`` and ``lr`` follow the ratings preset whenever the targets are
+#: the values (see :func:`preset_of`).
+PRESETS = {
+    "implicit": {"target": "binary", "w0": None, "popularity_exponent": POPULARITY,
+                 "confidence": None, "biases": False, "reg": REG,
+                 "reg_scale": "confidence", "lr_schedule": "adagrad", "lr": IMPLICIT_LR,
+                 "lr_scale": None},
+    "ratings": {"target": "value", "w0": 0.0, "popularity_exponent": 0.0,
+                "confidence": "none", "biases": True, "reg": RATINGS_REG,
+                "reg_scale": "spread", "lr_schedule": "constant", "lr": RATINGS_LR,
+                "lr_scale": "spread"},
+}
+# The presets' entries that are not parameters.
+_RULES = ("reg_scale", "lr_scale")
 
 
-def resolve(p, csr):
+def preset_values(kind, names):
+    """The plain values of the preset ``kind`` (no data-aware rule) of the parameters in
+    ``names``: what a model without a ``kind`` parameter is given to fit that kind of
+    data (the ratings preset of :class:`fastmf.SVD`: target, w0, confidence)."""
+    return {k: val for k, val in PRESETS[kind].items()
+            if k in names and k not in _RULES and val is not None
+            and not (k in ("reg", "lr") and PRESETS[kind][k + "_scale"] is not None)}
+
+
+def preset_of(q):
+    """The preset whose step-size and search-space rules apply to the resolved parameters
+    ``q`` of a model with a ``kind``: 'ratings' when the targets are the values (the
+    ratings preset, or ``target='value'``), else 'implicit'."""
+    return "ratings" if q.kind == "ratings" or q.target == "value" else "implicit"
+
+
+def nonnegative_needed(p, kind):
+    """Whether the stored values must be >= 0 (confidence weighting) under ``p`` and the
+    preset ``kind``."""
+    if _is_auto(p.confidence):
+        return PRESETS[kind]["confidence"] != "none"
+    return p.confidence != "none"
+
+
+def resolve(p, csr, kind):
     """A copy of the validated parameters ``p`` with every ``'auto'`` replaced by its
-    data-aware value for the CSR matrix ``csr`` (the training data)."""
-    return resolve_from(p, LocalStats(csr))
+    data-aware value under the preset ``kind`` for the CSR matrix ``csr`` (the training
+    data)."""
+    return resolve_from(p, LocalStats(csr), kind)
 
 
-def resolve_from(p, stats):
+def resolve_from(p, stats, kind):
     """:func:`resolve` from summaries of the training data (``stats``: a
     :class:`LocalStats`, or the reductions over row blocks of :mod:`fastmf.distributed`),
     so that one set of rules serves data wherever it lives."""
     q = SimpleNamespace(**vars(p))
-    kind = getattr(q, "kind", "implicit")
+    preset = PRESETS[kind]
     m, n = stats.shape
     nnz = stats.nnz
-    ratings = kind == "ratings"
 
     def fill(name, value):
-        if _is_auto(getattr(q, name, None)):
-            setattr(q, name, value() if callable(value) else value)
+        _fill(q, name, value)
 
-    fill("target", "value" if ratings else "binary")
+    fill("target", preset["target"])
     # popularity weighting belongs to the data-aware unobserved weight: a w0 given as a
     # number stays uniform unless popularity_exponent is given too
-    fill("popularity_exponent", POPULARITY if not ratings and _is_auto(q.w0) else 0.0)
-    fill("w0", 0.0 if ratings else None)          # implicit: set below, from the weights
-    if ratings:
-        fill("confidence", "none")
-    else:
-        fill("confidence", lambda: "none" if nnz == 0 or stats.all_equal() else "log")
-    fill("alpha", 1.0)
-    fill("epsilon", stats.median_scale)
+    fill("popularity_exponent", preset["popularity_exponent"] if _is_auto(q.w0) else 0.0)
+    fill("w0", preset["w0"])                # None: set below, from the weights
+    if preset["confidence"] is not None:         # None: the data-aware rule, below
+        fill("confidence", preset["confidence"])
+    _fill_confidence(q, stats)
     kappa_mean = stats.mean_confidence(q)
     if q.w0 is None:
         density = nnz / (m * n) if m and n else 0.0
         q.w0 = float(kappa_mean * density / RATIO)
-    fill("biases", lambda: ratings and q.w0 == 0)
+    fill("biases", lambda: preset["biases"] and q.w0 == 0)
     spread = stats.std() if nnz > 1 else 0.0
     spread = spread if spread > 0 else 1.0
-    fill("reg", lambda: RATINGS_REG * spread if ratings else REG * kappa_mean)
-    # SGD's step: ratings (the preset, or values as targets) take a constant step scaled
-    # to the ratings' spread; implicit feedback takes AdaGrad
-    values = ratings or q.target == "value"
-    fill("lr_schedule", "constant" if values else "adagrad")
-    fill("lr", lambda: RATINGS_LR / spread if values else IMPLICIT_LR)
+    scales = {"confidence": lambda: kappa_mean, "spread": lambda: spread, None: lambda: 1.0}
+    fill("reg", lambda: preset["reg"] * scales[preset["reg_scale"]]())
+    # SGD's step: values as targets (the ratings preset, or target='value') take a
+    # constant step scaled to their spread; implicit feedback takes AdaGrad
+    steps = PRESETS["ratings" if kind == "ratings" or q.target == "value" else "implicit"]
+    fill("lr_schedule", steps["lr_schedule"])
+    fill("lr", lambda: steps["lr"] / scales[steps["lr_scale"]]())
     fill("solver", lambda: choose(q.factors, stats))
-    beta = getattr(q, "popularity_exponent", 0.0)
+    beta = getattr(q, "popularity_exponent", 0.0)  # SVD has none
     if isinstance(q.w0, np.ndarray):
         if q.w0.shape[0] != n:
             raise ValueError(f"The 'w0' parameter holds {q.w0.shape[0]} per-item weights, but "
@@ -133,6 +170,49 @@ def resolve_from(p, stats):
     elif beta and q.w0 > 0:
         # eALS: unobserved weight in proportion to popularity ** beta, same total
         q.w0 = popularity_weights(q.w0, stats.col_nnz(), beta)
+    return q
+
+
+def _fill(q, name, value):
+    """Set ``q.name`` to ``value`` (called when a callable) if it is 'auto'."""
+    if _is_auto(getattr(q, name, None)):
+        setattr(q, name, value() if callable(value) else value)
+
+
+def _fill_confidence(q, stats):
+    """The implicit preset's positive weights: confidence 'none' on binary data (every
+    stored value the same), else 'log' with ``alpha = 1`` and ``epsilon = median(a)``."""
+    _fill(q, "confidence", lambda: "none" if stats.nnz == 0 or stats.all_equal() else "log")
+    _fill(q, "alpha", 1.0)
+    _fill(q, "epsilon", stats.median_scale)
+
+
+#: the 'auto' values of the ranking estimators (:class:`fastmf.BPR`,
+#: :class:`fastmf.LogisticMF`, :class:`fastmf.WARP`) by loss; plain constants, to be
+#: replaced by measured ones (the evidence then goes in :func:`resolve_ranking`'s docstring)
+RANKING_AUTO = {
+    "bpr": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+            "reg_exponent": 1.0, "sampling": "popularity"},
+    "logistic": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+                 "reg_exponent": 1.0, "sampling": "popularity", "negatives": 5},
+    "warp": {"lr": 0.05, "lr_schedule": "adagrad", "epochs": 20, "reg": 0.01,
+             "reg_exponent": 1.0, "sampling": "popularity"},
+}
+
+
+def resolve_ranking(p, stats, loss):
+    """A copy of the validated parameters ``p`` of a ranking estimator with every 'auto'
+    replaced: the constants of ``RANKING_AUTO[loss]`` (lr, lr_schedule, epochs, reg,
+    reg_exponent, sampling and, for 'logistic', negatives), and the positives' weights
+    of the implicit preset (confidence 'none' on binary data, else 'log' with
+    ``alpha = 1``, ``epsilon = median(a)``). ``stats`` as in :func:`resolve_from`.
+
+    The constants are provisional: the same for the three losses, not yet measured
+    against each other on validation splits."""
+    q = SimpleNamespace(**vars(p))
+    for name, value in RANKING_AUTO[loss].items():
+        _fill(q, name, value)
+    _fill_confidence(q, stats)
     return q
 
 

@@ -152,9 +152,6 @@ def partial_fit_sgd(model, new, *, duplicates="add", epochs=None, replay=1.0):
     duplicates = v.check_option(f"{owner}.partial_fit", "duplicates", duplicates, DUPLICATES)
     model._check_fitted()
     p = model._fit_params_ns()
-    if p.loss != "squared":
-        raise ValueError(f"{owner}.partial_fit supports loss='squared' (got "
-                         f"loss={p.loss!r}); refit a ranking model with fit.")
     if epochs is None:
         epochs = max(1, p.epochs // 4)
     epochs = v.check_int(f"{owner}.partial_fit", "epochs", epochs, low=1)

@@ -190,11 +190,21 @@ class Lifecycle(Params):
         p = self._validate_params()
         A = self._as_input(A)
         ids = (A.user_ids, A.item_ids) if isinstance(A, Interactions) else (None, None)
-        csr = self._check_data(A, dtype=p.dtype, nonnegative=nonnegative_needed(p),
+        csr = self._check_data(A, dtype=p.dtype,
+                               nonnegative=nonnegative_needed(p, self._preset(p)),
                                weighting=_Unweighted(p))
-        p = resolve(p, csr)
+        p = self._resolve(p, csr)
         self._adopt_params(p)
         return p, csr, ids
+
+    def _resolve(self, p, csr):
+        """``p`` with every 'auto' replaced by its value for the training matrix ``csr``."""
+        return resolve(p, csr, self._preset(p))
+
+    def _preset(self, p):
+        """The preset (a key of ``fastmf.models._defaults.PRESETS``) whose rules resolve
+        the 'auto' values of the validated parameters ``p``: their ``kind``."""
+        return p.kind
 
     def _adopt_params(self, p):
         """Check the resolved parameters ``p`` together and make them the fit's: the

@@ -28,6 +28,32 @@ def register_model(cls):
     return cls
 
 
+# Files written before the ranking losses became estimators of their own hold class 'SGD'
+# with a 'loss' parameter (and 'sampling', 'max_trials'): they load as the matching class.
+_SGD_LOSSES = {"logistic": "LogisticMF", "bpr": "BPR", "warp": "WARP"}
+_SGD_RANKING_PARAMS = ("loss", "sampling", "max_trials")
+
+
+def _current_class(name, params, resolved):
+    """(class name, whether the parameters must be cut to the class's) of a file's
+    class ``name``, parameters ``params`` and resolved parameters ``resolved`` (both
+    updated in place)."""
+    if name != "SGD" or "loss" not in params:
+        return name, False
+    loss = params["loss"]
+    if loss in _SGD_LOSSES:
+        # the ranking estimators have no unobserved term, kind, target or gravity, and
+        # their biases are True or False (SGD's 'auto' was False for a ranking loss)
+        if params.get("biases") == "auto":
+            params["biases"] = bool(isinstance(resolved, dict) and resolved.get("biases"))
+        if isinstance(resolved, dict) and resolved.get("biases") == "auto":
+            resolved["biases"] = params["biases"]
+        return _SGD_LOSSES[loss], True
+    for key in _SGD_RANKING_PARAMS:
+        params.pop(key, None)
+    return name, False
+
+
 def _encode_params(params):
     plain, arrays = {}, {}
     for name, value in params.items():
@@ -171,8 +197,9 @@ def _load(path):
     with z:
         try:
             meta = json.loads(str(z["meta"]))
-            cls = _REGISTRY[meta["class"]]
             params = dict(meta["params"])
+            name, cut = _current_class(meta["class"], params, meta.get("resolved"))
+            cls = _REGISTRY[name]
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelFileError(f"{path} is not a fastmf model file.") from exc
         if meta.get("format") != FORMAT:
@@ -182,6 +209,9 @@ def _load(path):
         for key in z.files:
             if key.startswith("param__"):
                 params[key[len("param__"):]] = z[key]
+        if cut:
+            names = cls._get_param_names()
+            params = {k: val for k, val in params.items() if k in names}
         resolved = meta.get("resolved")
         try:
             model = cls(**params)

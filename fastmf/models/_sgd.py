@@ -13,7 +13,6 @@ from ..core._params import Auto, Int, Options, Real
 from ._persistence import register_model
 from ._scoring import fitting
 from ..solvers._sgd_epochs import Epochs, validation_loss
-from ..solvers._sgd_ranking import RANKING_LOSSES, RankingEpochs
 from ..core._threads import thread_context
 
 if TYPE_CHECKING:
@@ -82,30 +81,14 @@ class SGD(FactorModel):
         larger d the extra cost is larger: 3.3x on 100k x 20k x 1M at d = 64).
     init_scale : float, default 0.1
         Standard deviation of the initial factors.
-    loss : {'squared', 'logistic', 'bpr', 'warp'}, default 'squared'
-        'squared': the shared weighted objective above (comparable with WALS on one
-        axis). The ranking losses, for implicit feedback, score
-        :math:`x_{ij} = \langle u_i, v_j\rangle` (:math:`+ c_j` with ``biases``) and have
-        no exact objective through the Gram trick; each epoch records its own mean sampled
-        loss as ``sampled_loss`` in ``history_`` (no ``objective``):
-
-        * 'logistic': binary cross-entropy, label 1 with the confidence weight on each
-          stored entry and label 0 with weight 1 on ``negatives`` sampled items;
-        * 'bpr': Bayesian personalized ranking (Rendle et al. 2009), one (user, seen item,
-          sampled unseen item) triple per stored entry;
-        * 'warp': WARP (Weston et al. 2011), sampling until an item violates the margin
-          (at most ``max_trials`` draws) and weighting the step by the estimated rank.
-
-        ``w0``, ``unobserved`` and ``gravity_steps`` do not apply to them.
-    sampling : {'uniform', 'popularity'}, default 'uniform'
-        How the ranking losses draw negatives: uniformly, or in proportion to the items'
-        counts in the training data. Items the user has seen are redrawn (3 draws).
-    max_trials : int, default 50
-        Draws per entry of the 'warp' search.
     w0, alpha, confidence, epsilon, target, row_weights, col_weights, reg, reg_exponent,
     biases, popularity_exponent, dtype, num_threads, random_state
-        As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0`` with the squared loss; with
-        a ranking loss it adds item biases only).
+        As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0``).
+
+    See Also
+    --------
+    fastmf.BPR, fastmf.LogisticMF, fastmf.WARP : Hogwild SGD on ranking losses (sampled
+        negatives, no shared objective).
 
     Notes
     -----
@@ -126,9 +109,6 @@ class SGD(FactorModel):
         "negatives": Int(1),
         "gravity_steps": Int(1),
         "init_scale": Real(0),
-        "loss": Options(("squared",) + RANKING_LOSSES),
-        "sampling": Options(("uniform", "popularity")),
-        "max_trials": Int(1),
     }
 
     def __init__(self, factors: int = 64, *, kind: Literal["implicit", "ratings"] = "implicit",
@@ -145,9 +125,7 @@ class SGD(FactorModel):
                  col_weights: ArrayLike | None = None, reg: float | Literal["auto"] = "auto",
                  reg_exponent: float = 1.0, biases: bool | Literal["auto"] = "auto",
                  popularity_exponent: float | Literal["auto"] = "auto",
-                 loss: Literal["squared", "logistic", "bpr", "warp"] = "squared",
-                 sampling: Literal["uniform", "popularity"] = "uniform",
-                 max_trials: int = 50, dtype: DTypeLike = np.float32,
+                 dtype: DTypeLike = np.float32,
                  num_threads: int | None = None,
                  random_state: int | np.random.Generator | None = None) -> None:
         # Kept in each model on purpose: scikit-learn's __init__ stores each argument as given.
@@ -172,9 +150,6 @@ class SGD(FactorModel):
         self.reg_exponent = reg_exponent
         self.biases = biases
         self.popularity_exponent = popularity_exponent
-        self.loss = loss
-        self.sampling = sampling
-        self.max_trials = max_trials
         self.dtype = dtype
         self.num_threads = num_threads
         self.random_state = random_state
@@ -212,7 +187,7 @@ class SGD(FactorModel):
     def partial_fit(self, new: sp.sparray | sp.spmatrix | Interactions | pd.DataFrame, *,
                     duplicates: Literal["add", "replace"] = "add", epochs: int | None = None,
                     replay: float = 1.0) -> SGD:
-        """Take new interactions into the fitted model without a full refit (squared loss).
+        """Take new interactions into the fitted model without a full refit.
 
         The new entries are merged into the training matrix the model keeps (unknown raw
         ids extend ``user_ids_`` / ``item_ids_`` and the factors, new rows starting at
@@ -245,7 +220,7 @@ class SGD(FactorModel):
         Notes
         -----
         The values resolved by the first fit stay fixed. Not available with ``row_weights``
-        / ``col_weights`` or for the ranking losses. Published in one step like a fit's;
+        / ``col_weights``. Published in one step like a fit's;
         a Ctrl-C leaves the model as it was.
         """
         from ._incremental import partial_fit_sgd
@@ -260,24 +235,19 @@ class SGD(FactorModel):
         """Validate and return the :class:`Epochs` that :meth:`fit` runs (``.epoch(e)``
         runs epoch ``e``), for benchmarks that time epochs one by one."""
         p, csr, _ = self._setup(A)
-        epochs = Epochs if p.loss == "squared" else RankingEpochs
-        return epochs(p, self._weighting, csr)
+        return Epochs(p, self._weighting, csr)
 
     def _start(self, csr, p, validation=None, patience=3):
         valid = None
         if validation is not None:
             valid = self._check_data(validation, "validation", shape=csr.shape,
                                      weighting=self._weighting, dtype=p.dtype)
-        epochs = (Epochs if p.loss == "squared" else RankingEpochs)(p, self._weighting, csr)
-        return _SgdRun(self, epochs, p, valid, patience)
-
-    def _check_param_combination(self, p):
-        if p.loss == "squared":
-            super()._check_param_combination(p)
+        return _SgdRun(self, Epochs(p, self._weighting, csr), p, valid, patience)
 
 
 class _SgdRun(Run):
-    """One epoch per step; early stopping on a validation set keeps the best epoch; a
+    """One epoch per step (of :class:`Epochs` or, for the ranking estimators,
+    :class:`RankingEpochs`); early stopping on a validation set keeps the best epoch; a
     non-finite epoch puts the previous factors back and raises (the model stays fitted)."""
 
     keeps = (FloatingPointError,)
@@ -286,7 +256,7 @@ class _SgdRun(Run):
         self.model, self.run, self.p = model, epochs, p
         self.valid, self.patience = valid, patience
         self.steps = p.epochs
-        self.shared_objective = p.loss == "squared"
+        self.shared_objective = epochs.shared_objective
         self.kernels = epochs.kernels
         model.user_factors, model.item_factors = epochs.U, epochs.V
         model.user_biases = epochs.ub if p.biases else None

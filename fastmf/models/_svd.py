@@ -100,6 +100,11 @@ class SVD(FactorModel):
                              f"n_items) = {min(m, n)}; got {p.factors}.")
         return _SvdRun(self, csr, p)
 
+    def _preset(self, p):
+        # no 'auto' parameters: the preset only says the values may be counts (>= 0)
+        # when the confidence is 'auto', which SVD's never is
+        return "implicit"
+
     def _validate_params(self):
         p = super()._validate_params()
         p.row_weights = p.col_weights = None

@@ -152,6 +152,8 @@ class Epochs:
 
     #: the Numba dispatchers an epoch calls
     kernels = (_sgd_epoch_hogwild,)
+    #: whether the epochs minimize the shared objective (tracked per epoch)
+    shared_objective = True
 
     def lr(self, epoch):
         model = self.model
