@@ -10,7 +10,8 @@ def _is_numeric_axis(values):
 
 def _step_beyond(values, side, lower_bound):
     """One value beyond an end of a sorted numeric axis, by the ratio of its last two values
-    (or x2); below a positive axis's low end only down to ``lower_bound``, else None."""
+    (or x2); below a positive axis's low end only down to ``lower_bound`` (the bound itself
+    when the step would pass it), else None."""
     if side > 0:
         hi, prev = values[-1], values[-2]
         v = hi * (hi / prev) if prev > 0 else hi + (hi - prev)
@@ -18,7 +19,10 @@ def _step_beyond(values, side, lower_bound):
         lo, nxt = values[0], values[1]
         v = lo / (nxt / lo) if lo > 0 else lo - (nxt - lo)
         if lower_bound is not None and v < lower_bound:
-            return None
+            # the bound itself, when the axis has not reached it yet
+            v = lower_bound if lo > lower_bound else None
+            if v is None:
+                return None
     if all(isinstance(x, int) for x in values):
         v = round(v)
         return None if v in values else v

@@ -71,9 +71,6 @@ def load(name):
 
 def ranking_model(loss, **params):
     """fastmf's estimator for a ranking loss."""
-    if not hasattr(fastmf, RANKING[loss]):  # before the ranking estimators
-        return fastmf.SGD(64, loss=loss, w0=0.0, num_threads=1,
-                          random_state=0, **params)
     return getattr(fastmf, RANKING[loss])(64, num_threads=1, random_state=0, **params)
 
 
@@ -175,9 +172,11 @@ def run_wals(fit_part, train, test, scorers):
                                 train)
     carve = fastmf.WALS(64, random_state=0, num_threads=1).fit(fit_part)
     test_of = lambda m: scorers["test"](m.user_factors, m.item_factors)
-    return {"tuned": dict(chosen={k: result.best_params[k] for k in result.space},
+    chosen = {k: result.best_params[k] for k in result.space}
+    chosen["iterations"] = result.best_params["iterations"]
+    return {"tuned": dict(chosen=chosen,
                           valid=result.best_score, test=test_of(model), fit_s=fit_s,
-                          tuning_s=tuning, candidates=len(result.table),
+                          tuning_s=tuning, candidates=len(result.curves),
                           edges=sorted(result.edges),
                           position="tune's own search" + (
                               f"; ON AN EDGE: {', '.join(sorted(result.edges))}"
@@ -262,6 +261,13 @@ METHODS = {"wals": ("WALS", run_wals), "sgd": ("SGD squared", run_squared),
            "implicit": ("implicit BPR", run_implicit)}
 
 
+# The defaults rows alone (--defaults-only: after a change of the 'auto' rules, with the
+# tuned rows of an earlier run kept).
+DEFAULTS = {"sgd": lambda *d: defaults_row(squared_model, *d),
+            **{loss: (lambda loss: lambda *d: defaults_row(
+                lambda **p: ranking_model(loss, **p), *d))(loss) for loss in RANKING}}
+
+
 def print_table(results):
     """The results as a table: each method at its defaults and tuned (test NDCG@20, its
     validation score, the fit's seconds, the defaults' share of the tuned score), then
@@ -303,10 +309,17 @@ def main(argv=None):
     p.add_argument("--datasets", default="ml100k,citeulike")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--defaults-only", action="store_true",
+                   help="refit only the defaults rows of fastmf's SGD methods, keeping the "
+                        "tuned rows already in --out")
+    p.add_argument("--table-only", action="store_true", help="print the table of --out")
     args = p.parse_args(argv)
     results = {"machine": machine(), "k": K, "factors": 64, "threads": 1, "datasets": {}}
     if args.out.exists():
         results["datasets"] = json.loads(args.out.read_text()).get("datasets", {})
+    if args.table_only:
+        print_table(results)
+        return results
     print(f"machine: {machine()}", flush=True)
     with threadpool_limits(1):
         for key in args.datasets.split(","):
@@ -330,7 +343,13 @@ def main(argv=None):
             for name in args.methods.split(","):
                 title, run = METHODS[name]
                 print(f"{title}:", flush=True)
-                r = run(F, T, test, scorers)
+                if args.defaults_only:
+                    if name not in DEFAULTS or title not in out:
+                        continue
+                    r = out[title]
+                    r["defaults"] = DEFAULTS[name](F, T, scorers)
+                else:
+                    r = run(F, T, test, scorers)
                 out[title] = r
                 if "skipped" not in r:
                     for row in ("defaults", "tuned"):

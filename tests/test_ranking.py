@@ -17,7 +17,7 @@ from fastmf._kernels.sgd import SCHEDULES
 from fastmf._kernels.sgd_ranking import _sgd_epoch_bpr, _sgd_epoch_logistic, _sgd_epoch_warp
 from fastmf.core._validation import check_matrix
 from fastmf.core._weighting import check_weighting
-from fastmf.models._defaults import RANKING_AUTO
+from fastmf.models._defaults import RANKING_AUTO, RANKING_EPOCHS, ranking_epochs
 from fastmf.solvers._sgd_epochs import block_order, entry_grid
 from fastmf.solvers._sgd_ranking import LOSSES
 
@@ -87,7 +87,7 @@ def test_the_registry_names_each_estimators_own_parameters(loss):
     shared = set(BPR._get_param_names())
     assert names - shared == set(LOSSES[loss].params)
     assert set(cls._parameter_constraints) == names
-    assert set(RANKING_AUTO[loss]) <= names
+    assert set(RANKING_AUTO[loss]) - {"pairs"} <= names
 
 
 @pytest.mark.parametrize("loss", list(CLASSES))
@@ -122,7 +122,7 @@ def test_auto_values_resolve_from_the_table_and_the_implicit_confidence(loss):
     model = CLASSES[loss](4, epochs=1, num_threads=1, random_state=0).fit(counts)
     r = model.resolved_params_
     for name, value in RANKING_AUTO[loss].items():
-        if name != "epochs":
+        if name != "pairs":
             assert r[name] == value, name
     assert r["epochs"] == 1
     assert r["confidence"] == "log" and r["alpha"] == 1.0
@@ -131,7 +131,19 @@ def test_auto_values_resolve_from_the_table_and_the_implicit_confidence(loss):
     r = CLASSES[loss](4, epochs=1, num_threads=1).fit(binary).resolved_params_
     assert r["confidence"] == "none"
     auto = CLASSES[loss](4, num_threads=1).fit(binary)
-    assert len(auto.history_) == RANKING_AUTO[loss]["epochs"]
+    expected = ranking_epochs(RANKING_AUTO[loss]["pairs"], binary.shape, binary.nnz)
+    assert auto.resolved_params_["epochs"] == expected
+    assert len(auto.history_) == expected
+
+
+def test_auto_epochs_grow_with_the_inverse_density_within_their_range():
+    lo, hi = RANKING_EPOCHS
+    assert ranking_epochs(0.75, (1000, 2000), 50_000) == 30      # density 0.025
+    assert ranking_epochs(0.75, (5000, 16000), 125_000) == 480   # density 0.0016
+    assert ranking_epochs(0.125, (5000, 16000), 125_000) == 80
+    assert ranking_epochs(0.75, (100, 100), 5_000) == lo         # dense: at least lo
+    assert ranking_epochs(0.75, (10**6, 10**5), 10**6) == hi     # very sparse: at most hi
+    assert ranking_epochs(0.75, (10, 10), 0) == lo
 
 
 def _old_sgd_file(path, loss):
@@ -198,7 +210,7 @@ def test_docstrings_list_each_parameter():
 
 def test_tune_searches_a_ranking_model_around_its_auto_values():
     from fastmf.evaluation._tune import default_space
-    from fastmf.models._defaults import RANKING_AUTO
+    from fastmf.models._defaults import RANKING_AUTO, RANKING_EPOCHS, ranking_epochs
     A = random_csr(60, 40, 0.15, 5)
     space = default_space(BPR(4), A)
     assert set(space) == {"reg", "alpha"}
@@ -206,4 +218,4 @@ def test_tune_searches_a_ranking_model_around_its_auto_values():
     result = fastmf.tune(BPR(4, num_threads=1, random_state=0), A, metric="ndcg@5",
                          space={"reg": [0.01, 0.1]}, refit=False)
     assert result.best_params["reg"] in (0.01, 0.1)
-    assert result.best_params["epochs"] <= RANKING_AUTO["bpr"]["epochs"]
+    assert 1 <= result.best_params["epochs"] <= RANKING_EPOCHS[1]

@@ -41,7 +41,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..core import _validation as v
-from ..models._defaults import PRESETS, RANKING_AUTO, preset_of, resolve
+from ..models._defaults import PRESETS, RANKING_AUTO, preset_of, ranking_epochs, resolve
 from ..models._ranking import RankingModel
 from ..data._interactions import Interactions
 from ._metrics import evaluate, rmse
@@ -416,7 +416,7 @@ def tune(model, data, *, metric="ndcg@20", space=None, validation=0.1, eta=3,
     steps_name = _steps_name(model)
     full = model.get_params()[steps_name]
     if isinstance(model, RankingModel) and full == "auto":
-        full = RANKING_AUTO[model._loss][steps_name]
+        full = ranking_epochs(RANKING_AUTO[model._loss]["pairs"], train.shape, train.nnz)
     full = v.check_int("tune", steps_name, full, low=1)
     if space is None:
         space, start = _space_and_start(model, train)
