@@ -1,10 +1,21 @@
 """One ``num_threads`` knob for Numba, with BLAS kept from competing for the same cores."""
 
+import os
 import threading
 from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
+
+# Idle OpenMP threads (Numba's 'omp' threading layer, GNU OpenMP) wait by spinning
+# between the parallel regions of a fit. Beside other busy processes the spinning threads
+# take CPU from the ones with work, and a region waits for its slowest thread: on 2 shared
+# cores, 2 threads beside one busy process, a BPR epoch took 2.8x its quiet time spinning
+# and 1.2x with a passive wait, an SGD epoch 2.1x and 1.3x (benchmarks/contention.py; on
+# a quiet machine the difference was within the noise). So the wait is passive unless the
+# environment sets OMP_WAIT_POLICY itself (GNU OpenMP reads it when it starts, at the
+# first parallel kernel).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def resolve_num_threads(owner, num_threads):
