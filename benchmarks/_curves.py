@@ -58,23 +58,26 @@ def _ndcg_rows(S, users, tr_ptr, tr_idx, te_ptr, te_idx, k, disc, idcg):
 
 class Scorer:
     """Mean NDCG@k of factor matrices on the held-out entries ``test`` (scipy CSR, users x
-    items), the entries of ``train`` filtered out."""
+    items), the entries of ``train`` filtered out, over ``users`` (default: every user with
+    held-out entries). Scores are computed in the factors' dtype."""
 
-    def __init__(self, train, test, k=K, block=512):
+    def __init__(self, train, test, k=K, block=512, users=None):
         self.train, self.test = sp.csr_matrix(train), sp.csr_matrix(test)
         self.k, self.block = k, block
-        self.users = np.flatnonzero(np.diff(self.test.indptr))
+        self.users = (np.flatnonzero(np.diff(self.test.indptr)) if users is None
+                      else np.asarray(users))
         self.disc = 1.0 / np.log2(np.arange(2, k + 2))
         self.idcg = np.cumsum(self.disc)
 
     def __call__(self, U, V, item_bias=None):
-        V = np.ascontiguousarray(V, dtype=np.float32)
+        dtype = np.result_type(U, V)
+        V = np.ascontiguousarray(V, dtype=dtype)
         total = 0.0
         for s in range(0, self.users.size, self.block):
             b = self.users[s:s + self.block]
-            S = np.asarray(U[b], np.float32) @ V.T
+            S = np.asarray(U[b], dtype) @ V.T
             if item_bias is not None:
-                S += np.asarray(item_bias, np.float32)[None, :]
+                S += np.asarray(item_bias, dtype)[None, :]
             total += _ndcg_rows(S, b, self.train.indptr, self.train.indices,
                                 self.test.indptr, self.test.indices, self.k, self.disc,
                                 self.idcg)

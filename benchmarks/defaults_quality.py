@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _auto_defaults as auto
+from _curves import Scorer
 
 OUT = Path(__file__).with_name("out")
 CACHE = OUT / "defaults_quality.jsonl"
@@ -103,29 +104,10 @@ def splits(A):
 
 
 # ----------------------------------------------------------------------------- metric
-def ndcg(U, V, train, test, users=None, k=K, block=1024):
+def ndcg(U, V, train, test, users=None, k=K):
     """Mean NDCG@k (binary relevance) over ``users`` (default: every user with test items),
     the training items of each user removed from the ranking."""
-    if users is None:
-        users = np.flatnonzero(np.diff(test.indptr))
-    disc = 1 / np.log2(np.arange(2, k + 2))
-    ideal = np.cumsum(disc)
-    total = 0.0
-    for s in range(0, users.size, block):
-        us = users[s:s + block]
-        S = U[us] @ V.T
-        seen = train[us]
-        rows = np.repeat(np.arange(us.size), np.diff(seen.indptr))
-        S[rows, seen.indices] = -np.inf
-        top = np.argpartition(-S, k, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(S, top, 1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, 1)
-        t = test[us]
-        for r in range(us.size):
-            truth = t.indices[t.indptr[r]:t.indptr[r + 1]]
-            hits = np.isin(top[r], truth)
-            total += (hits * disc).sum() / ideal[min(k, truth.size) - 1]
-    return total / users.size
+    return Scorer(train, test, k=k, users=users)(U, V)
 
 
 # ----------------------------------------------------------------------------- fits

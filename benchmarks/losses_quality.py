@@ -36,6 +36,7 @@ fit's seconds are of a fit without scoring. Results are printed and written to
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,7 @@ def run_ranking(loss, fit_part, train, test, scorers):
     grid = {"lr": LRS, "reg": REGS, "sampling": ["uniform", "popularity"]}
     if loss == "logistic":
         grid["negatives"] = [2, 5, 10]
-    make = lambda **p: ranking_model(loss, **p)
+    make = partial(ranking_model, loss)
     tuned = tune_fastmf(make, grid, fit_part, train, test, scorers,
                         lines_only=("negatives",) if loss == "logistic" else ())
     return {"tuned": tuned, "defaults": defaults_row(make, fit_part, train, scorers)}
@@ -263,9 +264,8 @@ METHODS = {"wals": ("WALS", run_wals), "sgd": ("SGD squared", run_squared),
 
 # The defaults rows alone (--defaults-only: after a change of the 'auto' rules, with the
 # tuned rows of an earlier run kept).
-DEFAULTS = {"sgd": lambda *d: defaults_row(squared_model, *d),
-            **{loss: (lambda loss: lambda *d: defaults_row(
-                lambda **p: ranking_model(loss, **p), *d))(loss) for loss in RANKING}}
+DEFAULTS = {"sgd": partial(defaults_row, squared_model),
+            **{loss: partial(defaults_row, partial(ranking_model, loss)) for loss in RANKING}}
 
 
 def print_table(results):
