@@ -46,8 +46,9 @@ def _kernel_epoch(A, U, V, ub, vb, order, *, mu, lr, weighting, gravity, has_b):
                        accumulators, mu, kargs, penalties, gravity, 0, has_b, lr, 0,
                        np.ones(1, dtype=np.uint64))
     if gravity:
-        _sgd_gravity_rows(U, U @ (V.T @ V), w.w0, lr, dummy, 0)
-        _sgd_gravity_rows(V, V @ (U.T @ U), w.w0, lr, dummy, 0)
+        for X, Y in ((U, V), (V, U)):
+            _sgd_gravity_rows(X, Y.T @ Y, w.w0, lr, dummy, 0, np.empty(0, X.dtype),
+                              np.array([0, X.shape[0] // 2, X.shape[0]], np.int64))
     return lam_r, lam_c
 
 

@@ -231,24 +231,35 @@ def _sgd_epoch_hogwild(entries, block_order, shuffle, factors, accumulators, mu,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _sgd_gravity_rows(X, XG, w0, lr, g2x, schedule):
-    """Gradient step on every row's Gram term: x_i -= lr * 2 w0 (X G)_i, with the product
-    ``XG = X @ G`` formed by BLAS beforehand (G = the other side's Gram matrix).
+def _sgd_gravity_rows(X, G, w0, lr, g2x, schedule, x_weights, bounds):
+    """Gradient step on every row's Gram term: x_i -= lr * 2 w0 s_i (G x_i), G the other
+    side's Gram matrix (symmetric) and s_i = ``x_weights[i]`` (1 when ``x_weights`` is
+    empty).
 
-    With the per-entry -w0 <u, v>^2 corrections of the epoch this is the exact gradient of
-    the unobserved term, computed in O(rows d^2) instead of O(rows * cols * d).
+    The rows run in the fixed chunks ``bounds[c]:bounds[c + 1]`` (set by the row count,
+    never the thread count): each chunk forms its products ``X_c G`` with BLAS (held to one
+    thread per caller) and applies them, so the products run on Numba's threads, inside the
+    one parallel region. With the per-entry -w0 <u, v>^2 corrections of the epoch this is
+    the exact gradient of the unobserved term, computed in O(rows d^2) instead of
+    O(rows * cols * d).
     """
     k = X.shape[1]
     dt = X.dtype.type
     c = dt(2 * w0)
     lr = dt(lr)
     tiny = dt(1e-8)
-    for i in prange(X.shape[0]):
-        if schedule == 2:
-            for a in range(k):
-                g = c * XG[i, a]
-                g2x[i, a] += g * g
-                X[i, a] -= lr * g / np.sqrt(g2x[i, a] + tiny)
-        else:
-            for a in range(k):
-                X[i, a] -= lr * (c * XG[i, a])
+    weighted = x_weights.shape[0] > 0
+    for ch in prange(bounds.shape[0] - 1):
+        lo, hi = bounds[ch], bounds[ch + 1]
+        XG = np.dot(X[lo:hi], G)
+        for r in range(hi - lo):
+            i = lo + r
+            ci = c * dt(x_weights[i]) if weighted else c
+            if schedule == 2:
+                for a in range(k):
+                    g = ci * XG[r, a]
+                    g2x[i, a] += g * g
+                    X[i, a] -= lr * g / np.sqrt(g2x[i, a] + tiny)
+            else:
+                for a in range(k):
+                    X[i, a] -= lr * (ci * XG[r, a])

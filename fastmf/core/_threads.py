@@ -108,18 +108,39 @@ def n_chunks_for(n_rows):
 # thread count), summed in a fixed order, so the result does not depend on the threads.
 GRAM_BLOCK_ROWS = 8192
 GRAM_MAX_BLOCKS = 32
+# Multiply-adds of a Gram product per thread below which more threads do not pay: handing
+# out two blocks of a 20,000 x 64 product took longer than one thread doing both (2.5
+# against 2.0 ms on 2 cores), and beside a busy process the Python threads doubled the Gram
+# time of an SGD epoch.
+GRAM_WORK_PER_THREAD = 1 << 27
+_gram_pool = {"pool": None}
+_GRAM_POOL_LOCK = threading.Lock()
+
+
+def _gram_threads(pool_size):
+    """A thread pool for Gram blocks, made once (starting threads at every product cost
+    more than the small products take)."""
+    with _GRAM_POOL_LOCK:
+        pool = _gram_pool["pool"]
+        if pool is None or pool._max_workers < pool_size:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = ThreadPoolExecutor(pool_size, thread_name_prefix="fastmf-gram")
+            _gram_pool["pool"] = pool
+        return pool
 
 
 def gram(Y, weights=None):
-    """``Y^T Y`` (``Y^T diag(weights) Y`` with ``weights``) in ``Y``'s dtype, on Numba's
-    current number of threads (set by :func:`thread_context`).
+    """``Y^T Y`` (``Y^T diag(weights) Y`` with ``weights``) in ``Y``'s dtype, on up to
+    Numba's current number of threads (set by :func:`thread_context`).
 
     With BLAS held to one thread during a fit, one product over all rows would be the serial
     part of every half-sweep (a third of a 16-thread WALS iteration on a million users);
-    instead the rows are cut into blocks whose products run on a pool of Python threads
-    (BLAS releases the GIL) and are summed in block order.
+    instead the rows are cut into blocks whose products (BLAS's symmetric rank-k update,
+    half the work of a general product) run on a pool of Python threads (BLAS releases the
+    GIL) and are summed in block order. A product too small to share runs its blocks on the
+    calling thread, in the same order: the result is the same.
     """
-    m = Y.shape[0]
+    m, d = Y.shape
     blocks = max(1, min(GRAM_MAX_BLOCKS, m // GRAM_BLOCK_ROWS))
     bounds = [m * b // blocks for b in range(blocks + 1)]
 
@@ -129,13 +150,15 @@ def gram(Y, weights=None):
             return rows.T @ rows
         return (rows.T * weights[bounds[b]:bounds[b + 1]].astype(Y.dtype)) @ rows
 
-    threads = min(blocks, numba.get_num_threads())
+    threads = min(blocks, numba.get_num_threads(), m * d * d // GRAM_WORK_PER_THREAD)
     if threads <= 1:
         parts = [part(b) for b in range(blocks)]
     else:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(part, range(blocks)))
+        # ``threads`` tasks, each a run of consecutive blocks
+        runs = [range(blocks * t // threads, blocks * (t + 1) // threads)
+                for t in range(threads)]
+        pool = _gram_threads(numba.config.NUMBA_NUM_THREADS)
+        parts = [p for run in pool.map(lambda r: [part(b) for b in r], runs) for p in run]
     total = parts[0]
     for p in parts[1:]:
         total += p

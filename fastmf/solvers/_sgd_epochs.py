@@ -19,8 +19,10 @@ from ..core._threads import n_chunks_for
 BLOCK_BYTES = 1 << 18
 # A band of rows (or columns) of the grid is made of this many runs of consecutive ids.
 RUNS_PER_BAND = 4
-# Rows of a factor matrix whose Gram-step products are formed at once (bounded scratch).
+# Bytes of products a chunk of a Gram step forms at once (bounded scratch per thread), and
+# the fewest rows a chunk has when there are enough.
 _GRAVITY_BYTES = 1 << 20
+GRAVITY_MIN_ROWS = 512
 
 
 def entry_grid(csr, rows, rng, k, itemsize):
@@ -146,9 +148,6 @@ class Epochs:
         del rows
         self.schedule = SCHEDULES[model.lr_schedule]
         self.nnz = csr.nnz
-        # Scratch for the Gram steps' products, a bounded number of rows at a time.
-        self.gravity_buf = np.empty((_gravity_chunk(d, dtype) if self.gravity else 0, d),
-                                    dtype)
 
     #: the Numba dispatchers an epoch calls
     kernels = (_sgd_epoch_hogwild,)
@@ -197,14 +196,14 @@ class Epochs:
                 w0i = self.w0_items
                 xv = w0i if self.item_share is None else w0i * self.item_share
                 _gravity_step(U, V, 1.0 / parts, lr, self.g2u, self.schedule,
-                              self.gravity_buf, y_weights=w0i, x_weights=self.user_share)
+                              y_weights=w0i, x_weights=self.user_share)
                 _gravity_step(V, U, 1.0 / parts, lr, self.g2v, self.schedule,
-                              self.gravity_buf, x_weights=xv)
+                              x_weights=xv)
             elif self.gravity:
                 w0_part = self.w0 / parts
-                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule, self.gravity_buf,
+                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule,
                               x_weights=self.user_share)
-                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule, self.gravity_buf,
+                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule,
                               x_weights=self.item_share)
         penalty_steps(self, lr)
         return True
@@ -275,36 +274,36 @@ def _penalty_step(rows, X, Xb, lam, lr, g2, g2b):
                 g2b[rows] = acc[:, 0]
 
 
-def _gravity_chunk(d, dtype):
-    return max(1, _GRAVITY_BYTES // (d * np.dtype(dtype).itemsize))
+def gravity_bounds(n_rows, d, itemsize):
+    """The fixed row chunks of a Gram step (see :func:`_sgd_gravity_rows`): at least
+    ``GRAVITY_MIN_ROWS`` rows each (BLAS runs well on the chunk's product), at most
+    ``_GRAVITY_BYTES`` of products each, and up to ``n_chunks_for`` chunks to hand out;
+    a function of the row count and the factors alone."""
+    most = max(1, _GRAVITY_BYTES // (d * itemsize))
+    chunks = max(-(-n_rows // most), min(n_chunks_for(n_rows), n_rows // GRAVITY_MIN_ROWS), 1)
+    return np.array([n_rows * c // chunks for c in range(chunks + 1)], np.int64)
 
 
-def _gravity_step(X, Y, w0, lr, g2x, schedule, buf, y_weights=None, x_weights=None):
+def _gravity_step(X, Y, w0, lr, g2x, schedule, y_weights=None, x_weights=None):
     """x_i -= lr * 2 w0 (Y^T Y) x_i for every row of X (the gradient of the Gram terms
-    w0 x_i^T (Y^T Y) x_i; per-coordinate steps with adagrad). BLAS forms the products
-    chunk by chunk into ``buf``; the kernel applies them. Per-item unobserved weights enter
-    as ``y_weights`` (the Gram matrix is then Y^T diag(y_weights) Y) or ``x_weights`` (row
-    i's product is scaled by x_weights[i]). With ``x_weights`` that are zero for most rows
-    (a partial fit's shares) only the other rows are stepped."""
+    w0 x_i^T (Y^T Y) x_i; per-coordinate steps with adagrad), in one parallel kernel over
+    fixed chunks of rows. Per-item unobserved weights enter as ``y_weights`` (the Gram
+    matrix is then Y^T diag(y_weights) Y) or ``x_weights`` (row i's product is scaled by
+    x_weights[i]). With ``x_weights`` that are zero for most rows (a partial fit's shares)
+    only the other rows are stepped."""
     if x_weights is not None and np.count_nonzero(x_weights) < X.shape[0] // 2:
         rows = np.flatnonzero(x_weights)
         adagrad = schedule == SCHEDULES["adagrad"]
         Xs, gs = X[rows], g2x[rows] if adagrad else g2x
-        _gravity_step(Xs, Y, w0, lr, gs, schedule, buf, y_weights, x_weights[rows])
+        _gravity_step(Xs, Y, w0, lr, gs, schedule, y_weights, x_weights[rows])
         X[rows] = Xs
         if adagrad:
             g2x[rows] = gs
         return
     gram = threaded_gram(Y, y_weights).astype(X.dtype)
-    step = buf.shape[0]
-    adagrad = schedule == SCHEDULES["adagrad"]
-    for start in range(0, X.shape[0], step):
-        stop = min(start + step, X.shape[0])
-        XG = np.matmul(X[start:stop], gram, out=buf[:stop - start])
-        if x_weights is not None:
-            XG *= x_weights[start:stop, None].astype(X.dtype)
-        _sgd_gravity_rows(X[start:stop], XG, w0, lr, g2x[start:stop] if adagrad else g2x,
-                          schedule)
+    xw = np.empty(0, X.dtype) if x_weights is None else x_weights.astype(X.dtype)
+    _sgd_gravity_rows(X, gram, w0, lr, g2x, schedule, xw,
+                      gravity_bounds(X.shape[0], X.shape[1], X.dtype.itemsize))
 
 
 def validation_loss(csr, U, V, ub, vb, mu, w):
