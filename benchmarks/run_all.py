@@ -1,14 +1,16 @@
 """Run every benchmark (WALS and SGD) and write the figures to benchmarks/RESULTS.md.
 
     FASTMF_DATA=../shared/datasets python benchmarks/run_all.py [--quick] [--threads N]
-        [--kernels] [--thread-scaling] [--scale] [--losses]
+        [--kernels] [--thread-scaling] [--scale] [--losses] [--sgd-schedule]
 
 Speed is measured side by side with the peers in one process (ratios are what to compare:
 the machines these run on are shared and noisy); see each script's docstring for its method.
 The optional sections are long: --kernels runs the pytest-benchmark file
 (test_bench_kernels.py, 1-3 min), --thread-scaling runs thread_scaling.py (about 8 min on
 16 cores), --scale runs scale.py (50M nonzeros), --losses runs losses_quality.py (every
-ranking loss and implicit's BPR tuned on two data sets, about 2 h on 2 cores). With --quick every part runs small.
+ranking loss and implicit's BPR tuned on two data sets, about 2 h on 2 cores),
+--sgd-schedule runs sgd_schedule.py (SGD's entry orders and LibMF against time, about 15
+min; native LibMF when $LIBMF_NATIVE names a build). With --quick every part runs small.
 
 The tuned-quality scripts (quality_ml100k.py, sgd_vs_peers.py) run as child processes of
 --peers-python (default: this interpreter), an environment holding the peers (implicit,
@@ -87,6 +89,17 @@ def losses_section(text):
             "", "```", table, "```", ""]
 
 
+def schedule_section(text):
+    """The RESULTS.md section of sgd_schedule.py's output."""
+    return [("## SGD's entry orders and LibMF against time (MovieLens 100K ratings and "
+             "synthetic 5.7M ratings)"), "",
+            ("One objective for all (squared error + reg 0.05 per update, no biases, d = 64, "
+             "AdaGrad, float32, 2 threads), scored from each method's factors; each step "
+             "chosen as the one reaching 1.02x fastmf's lowest objective first, interior of "
+             "its grid; medians of 3 runs taking turns (benchmarks/sgd_schedule.py)."),
+            "", "```", text.strip(), "```", ""]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -97,6 +110,8 @@ def main(argv=None):
     p.add_argument("--scale", action="store_true", help="also run scale.py (50M nonzeros)")
     p.add_argument("--losses", action="store_true",
                    help="also run losses_quality.py (each ranking loss tuned, about 2 h)")
+    p.add_argument("--sgd-schedule", action="store_true",
+                   help="also run sgd_schedule.py (SGD's entry orders and LibMF, ~15 min)")
     p.add_argument("--peers-python", default=sys.executable,
                    help="interpreter of an environment with implicit, LibMF and Surprise, "
                         "for the tuned-quality scripts (default: this one)")
@@ -182,6 +197,9 @@ def main(argv=None):
         lines += ["## WALS at scale", "", "```", sc_txt.strip(), "```", ""]
     if args.losses:
         lines += losses_section(run_script(args.peers_python, "losses_quality.py", []))
+    if args.sgd_schedule:
+        lines += schedule_section(run_script(args.peers_python, "sgd_schedule.py",
+                                             ["--quick"] if args.quick else []))
 
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")

@@ -153,7 +153,9 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
 
 
 @pytest.mark.parametrize("params", [RATINGS, IMPLICIT,
-                                    dict(IMPLICIT, unobserved="negative_sampling")])
+                                    dict(IMPLICIT, unobserved="negative_sampling"),
+                                    dict(RATINGS, entry_order="by_row"),
+                                    dict(IMPLICIT, entry_order="by_row")])
 def test_objective_decreases_at_a_small_learning_rate(params):
     A = random_csr(200, 100, 0.05, 4)
     model = SGD(8, lr=0.002, epochs=15, num_threads=1, random_state=0, dtype=np.float64,
@@ -161,7 +163,8 @@ def test_objective_decreases_at_a_small_learning_rate(params):
     obj = np.array([h["objective"] for h in model.history_])
     assert obj[-1] < 0.95 * obj[0]
     # Exact objective, not an estimate: compare with the dense reference.
-    kw = {k: val for k, val in params.items() if k not in ("biases", "unobserved")}
+    kw = {k: val for k, val in params.items()
+          if k not in ("biases", "unobserved", "entry_order")}
     if model.user_biases is not None:
         kw.update(user_biases=model.user_biases, item_biases=model.item_biases,
                   global_mean=model.global_mean)
@@ -196,6 +199,49 @@ def test_epochs_driven_one_by_one_reproduce_fit(params):
     np.testing.assert_array_equal(run.V, ref.item_factors)
     if ref.user_biases is not None:
         np.testing.assert_array_equal(run.ub, ref.user_biases)
+
+
+@pytest.mark.parametrize("order", ["shuffled", "by_row"])
+def test_entry_order_by_row_keeps_each_block_sorted_every_epoch(order, monkeypatch):
+    """'by_row' (LibMF's order) visits each block's entries sorted by row, the same order
+    every epoch; 'shuffled' reshuffles them in place every epoch."""
+    # blocks of 64 factor rows (d = 8, float32) instead of thousands
+    monkeypatch.setattr(fastmf.solvers._sgd_epochs, "BLOCK_BYTES", 64 * 8 * 4)
+    A = random_csr(300, 200, 0.1, 3)
+    run = SGD(8, epochs=2, num_threads=1, random_state=0, entry_order=order,
+              **IMPLICIT).prepare_epochs(A)
+    assert run.grid[0] * run.grid[1] < fastmf.solvers._sgd_epochs.BY_ROW_MIN_BLOCKS
+    before = run.g_rows.copy(), run.g_cols.copy(), run.g_vals.copy()
+    blocks = np.diff(run.block_ptr)
+    assert blocks.size > 1 and blocks.max() > 1
+    with fastmf.core._threads.thread_context(1):
+        for e in range(2):
+            run.epoch(e)
+    unchanged = all(np.array_equal(a, b) for a, b in zip(before, (run.g_rows, run.g_cols,
+                                                                   run.g_vals)))
+    assert unchanged == (order == "by_row")
+    key = run.g_rows.astype(np.int64) * A.shape[1] + run.g_cols
+    block_of = np.repeat(np.arange(blocks.size), blocks)
+    sorted_within = np.all((np.diff(key) > 0) | (np.diff(block_of) != 0))
+    assert sorted_within == (order == "by_row")
+
+
+def test_entry_order_auto_sorts_by_row_only_on_a_grid_of_many_blocks(monkeypatch):
+    """'auto' is 'by_row' from BY_ROW_MIN_BLOCKS blocks on (shown in resolved_params_ and
+    run as such), 'shuffled' below."""
+    A = random_csr(300, 200, 0.1, 3)
+    small = SGD(8, epochs=1, num_threads=1, random_state=0, **IMPLICIT).fit(A)
+    assert small.resolved_params_["entry_order"] == "shuffled"
+    # blocks of 8 rows and columns: 38 x 25 = 950 blocks
+    monkeypatch.setattr(fastmf.solvers._sgd_epochs, "BLOCK_BYTES", 8 * 8 * 4)
+    assert fastmf.solvers._sgd_epochs.BY_ROW_MIN_BLOCKS <= 950
+    kw = dict(epochs=2, num_threads=1, random_state=0, **IMPLICIT)
+    auto = SGD(8, **kw).fit(A)
+    assert auto.resolved_params_["entry_order"] == "by_row"
+    by_row = SGD(8, entry_order="by_row", **kw).fit(A)
+    shuffled = SGD(8, entry_order="shuffled", **kw).fit(A)
+    np.testing.assert_array_equal(auto.user_factors, by_row.user_factors)
+    assert not np.array_equal(auto.user_factors, shuffled.user_factors)
 
 
 def _rmse(model, test):
@@ -275,7 +321,8 @@ def test_sgd_shares_the_model_surface(tmp_path):
 @pytest.mark.parametrize("name, value", [("lr", 0.0), ("lr_schedule", "cosine"),
                                          ("epochs", -1), ("unobserved", "ignore"),
                                          ("negatives", 0), ("init_scale", -1.0),
-                                         ("gravity_steps", 0), ("gravity_steps", 2.0)])
+                                         ("gravity_steps", 0), ("gravity_steps", 2.0),
+                                         ("entry_order", "random")])
 def test_bad_sgd_parameters_raise(name, value):
     model = SGD(**{name: value})  # stored as given; checked when a fit starts
     with pytest.raises(ValueError, match=f"'{name}' parameter of SGD"):

@@ -19,6 +19,31 @@ from ..core._threads import n_chunks_for
 BLOCK_BYTES = 1 << 18
 # A band of rows (or columns) of the grid is made of this many runs of consecutive ids.
 RUNS_PER_BAND = 4
+# entry_order='auto' sorts each block's entries by row (LibMF's order: faster epochs, as a
+# row's factors stay in cache across its entries and nothing is shuffled) when the grid has
+# at least this many blocks, whose order is still drawn afresh every epoch. With fewer
+# blocks a fixed order within them comes close to cycling through the data in one fixed
+# order, which stalls higher: on MovieLens 100K ratings (d = 64, AdaGrad, 20 epochs) the
+# objective ended 1.1% above the shuffled order's with 2 blocks, 0.7% with 28, 0.3% with
+# 112, 0.1% with 405 and 1,590 (smaller blocks forced for the test).
+BY_ROW_MIN_BLOCKS = 256
+
+
+def grid_shape(shape, k, itemsize):
+    """(bands of rows, bands of columns) of the entry grid of a matrix of ``shape`` with
+    ``k`` factors of ``itemsize`` bytes."""
+    m, n = shape
+    per = max(1, BLOCK_BYTES // (k * itemsize))
+    return (-(-m // per) if m else 1), (-(-n // per) if n else 1)
+
+
+def resolve_entry_order(entry_order, shape, k, itemsize):
+    """The order of the entries within a block that 'auto' stands for (see
+    ``BY_ROW_MIN_BLOCKS``); other values as they are."""
+    if entry_order != "auto":
+        return entry_order
+    n_ub, n_ib = grid_shape(shape, k, itemsize)
+    return "by_row" if n_ub * n_ib >= BY_ROW_MIN_BLOCKS else "shuffled"
 # Bytes of products a chunk of a Gram step forms at once (bounded scratch per thread), and
 # the fewest rows a chunk has when there are enough.
 _GRAVITY_BYTES = 1 << 20
@@ -40,8 +65,7 @@ def entry_grid(csr, rows, rng, k, itemsize):
     run = max(1, per // RUNS_PER_BAND)
     urank = run_ranks(rng, m, run)
     irank = run_ranks(rng, n, run)
-    n_ib = -(-n // per) if n else 1
-    n_ub = -(-m // per) if m else 1
+    n_ub, n_ib = grid_shape(csr.shape, k, itemsize)
     block = (urank[rows] // per).astype(np.int64) * n_ib + irank[csr.indices[:csr.nnz]] // per
     order = np.argsort(block, kind="stable")
     block_ptr = np.zeros(n_ub * n_ib + 1, np.int64)
@@ -147,6 +171,10 @@ class Epochs:
          self.grid) = entry_grid(csr, rows, rng, d, np.dtype(dtype).itemsize)
         del rows
         self.schedule = SCHEDULES[model.lr_schedule]
+        # 'by_row': the entries stay as entry_grid leaves them, each block sorted by row
+        order = resolve_entry_order(getattr(model, "entry_order", "shuffled"), csr.shape, d,
+                                    np.dtype(dtype).itemsize)
+        self.shuffle = order == "shuffled"
         self.nnz = csr.nnz
 
     #: the Numba dispatchers an epoch calls
@@ -187,7 +215,7 @@ class Epochs:
             for piece in (_pieces(part, self.block_ptr) if stop is not None else (part,)):
                 if stop is not None and stop():
                     return False
-                _sgd_epoch_hogwild(entries, np.ascontiguousarray(piece), True, factors,
+                _sgd_epoch_hogwild(entries, np.ascontiguousarray(piece), self.shuffle, factors,
                                    accumulators, self.mu, self.kargs, penalties,
                                    self.gravity, self.negatives, model.biases, lr,
                                    self.schedule, seeds)
