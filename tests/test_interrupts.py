@@ -137,6 +137,38 @@ def test_half_sweeps_cut_into_slices_give_the_same_factors(solver, monkeypatch):
         [h["objective"] for h in whole.history_], rel=1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_half_sweep_slices_keep_every_thread_busy(threads, monkeypatch):
+    """A long half-sweep cut into slices (Ctrl-C deferred) still hands each kernel call
+    SLICE_CHUNKS_PER_THREAD chunks per thread: with one chunk per call a Cholesky
+    half-sweep ran on one thread."""
+    import types
+
+    import numba
+    from fastmf.core import _interrupts
+    from fastmf.solvers import _base
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("needs 2 threads")
+    monkeypatch.setattr(_interrupts, "active", lambda: True)
+    n_rows, k = 20_000, 64
+    indptr = np.arange(n_rows + 1, dtype=np.int64) * 50
+    chunks = np.linspace(0, n_rows, 257).astype(np.int64)
+    side = types.SimpleNamespace(chunks=chunks, indptr=indptr, k=k,
+                                 free_rows=np.zeros(0, np.int64))
+    heavy = types.SimpleNamespace(entry_work=lambda k: float(k) ** 2 * 50)  # many slices
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        slices = list(_base._slices(heavy, side, None))
+    finally:
+        numba.set_num_threads(previous)
+    sizes = [part.chunks.shape[0] - 1 for part, _ in slices]
+    assert len(slices) > 1 and sum(sizes) == 256
+    assert min(sizes) >= _base.SLICE_CHUNKS_PER_THREAD * threads
+    np.testing.assert_array_equal(np.concatenate([p.chunks[:-1] for p, _ in slices]),
+                                  chunks[:-1])
+
+
 def test_sgd_epochs_cut_into_pieces_give_the_same_factors(monkeypatch):
     from conftest import random_csr
 
