@@ -155,16 +155,18 @@ def test_estimator_epoch_with_gravity_steps_follows_the_objective_gradient(gravi
 @pytest.mark.parametrize("params", [RATINGS, IMPLICIT,
                                     dict(IMPLICIT, unobserved="negative_sampling"),
                                     dict(RATINGS, entry_order="by_row"),
-                                    dict(IMPLICIT, entry_order="by_row")])
+                                    dict(IMPLICIT, entry_order="by_row"),
+                                    dict(RATINGS, lr_schedule="adagrad_rows", lr=0.02),
+                                    dict(IMPLICIT, lr_schedule="adagrad_rows", lr=0.02)])
 def test_objective_decreases_at_a_small_learning_rate(params):
     A = random_csr(200, 100, 0.05, 4)
-    model = SGD(8, lr=0.002, epochs=15, num_threads=1, random_state=0, dtype=np.float64,
-                **params).fit(A)
+    model = SGD(8, epochs=15, num_threads=1, random_state=0, dtype=np.float64,
+                **{"lr": 0.002, **params}).fit(A)
     obj = np.array([h["objective"] for h in model.history_])
     assert obj[-1] < 0.95 * obj[0]
     # Exact objective, not an estimate: compare with the dense reference.
     kw = {k: val for k, val in params.items()
-          if k not in ("biases", "unobserved", "entry_order")}
+          if k not in ("biases", "unobserved", "entry_order", "lr_schedule", "lr")}
     if model.user_biases is not None:
         kw.update(user_biases=model.user_biases, item_biases=model.item_biases,
                   global_mean=model.global_mean)
@@ -242,6 +244,41 @@ def test_entry_order_auto_sorts_by_row_only_on_a_grid_of_many_blocks(monkeypatch
     shuffled = SGD(8, entry_order="shuffled", **kw).fit(A)
     np.testing.assert_array_equal(auto.user_factors, by_row.user_factors)
     assert not np.array_equal(auto.user_factors, shuffled.user_factors)
+
+
+def test_adagrad_rows_first_epoch_moves_only_the_first_coordinates():
+    """LibMF's AdaGrad: the first epoch of a fit moves the first 8 coordinates of each row
+    only (biases too), later epochs all of them; two accumulators per row, from 4 s^3."""
+    A = random_csr(60, 40, 0.2, 5, values="ratings")
+    kw = dict(num_threads=1, random_state=3, lr_schedule="adagrad_rows", **RATINGS)
+    start = SGD(12, epochs=0, **kw).fit(A, track_objective=False)
+    one = SGD(12, epochs=1, **kw).fit(A, track_objective=False)
+    two = SGD(12, epochs=2, **kw).fit(A, track_objective=False)
+    for X0, X1, X2 in ((start.user_factors, one.user_factors, two.user_factors),
+                       (start.item_factors, one.item_factors, two.item_factors)):
+        np.testing.assert_array_equal(X1[:, 8:], X0[:, 8:])
+        assert not np.allclose(X1[:, :8], X0[:, :8])
+        assert not np.allclose(X2[:, 8:], X1[:, 8:])
+    assert one.resolved_params_["lr"] == fastmf.models._sgd.LIBMF_ETA
+    run = SGD(12, epochs=1, **kw).prepare_epochs(A)
+    spread = np.std(A.data)
+    assert run.g2u.shape == (60, 2)
+    np.testing.assert_allclose(run.g2u, 4 * spread ** 3, rtol=1e-6)
+
+
+def test_adagrad_rows_state_is_saved_and_continued(tmp_path):
+    from fastmf.datasets import make_synthetic
+    A = make_synthetic(200, 100, 3000, kind="explicit", random_state=0)
+    model = SGD(10, epochs=3, lr_schedule="adagrad_rows", num_threads=1, random_state=0,
+                **RATINGS).fit(A)
+    model.save(tmp_path / "m.npz")
+    loaded = fastmf.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded._optimizer["g2u"], model._optimizer["g2u"])
+    assert loaded._optimizer["g2u"].shape == (200, 2)
+    B = make_synthetic(210, 100, 400, kind="explicit", random_state=1)
+    loaded.partial_fit(B, epochs=1)
+    assert np.all(np.isfinite(loaded.user_factors))
+    assert loaded._optimizer["g2u"].shape == (210, 2)
 
 
 def _rmse(model, test):

@@ -26,6 +26,12 @@ from .shared import FASTMATH
 from .weights import _entry_w0, _obs_target, _obs_weight
 
 SCHEDULES = {"constant": 0, "inverse": 1, "adagrad": 2}
+# SGD's schedules: those, and LibMF's AdaGrad (see _factor_step); an epoch runs it as code
+# ROWS_SLOW_ONLY (its first epoch: the first SLOW_COORDS coordinates only) or
+# SGD_SCHEDULES["adagrad_rows"].
+SGD_SCHEDULES = {**SCHEDULES, "adagrad_rows": 3}
+ROWS_SLOW_ONLY = 4
+SLOW_COORDS = 8
 
 # The bundles :func:`_sgd_epoch_hogwild` takes, each one argument, unpacked once outside its
 # parallel loop.
@@ -73,8 +79,14 @@ def _shuffle_block(rows, cols, values, start, stop, state):
 def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, tiny):
     """The step of u_i and v_j on a loss of <u_i, v_j> whose derivative is ``g``, plus the
     penalties lam_u |u_i|^2 + lam_v |v_j|^2 (old values used on both sides): AdaGrad with
-    the accumulators ``g2u``, ``g2v`` when ``schedule`` is 2, else a plain step of ``lr``."""
-    if schedule == 2:
+    the accumulators ``g2u``, ``g2v`` when ``schedule`` is 2, LibMF's AdaGrad when it is 3
+    or 4 (see :func:`_rows_step`), else a plain step of ``lr``."""
+    if schedule >= 3:
+        slow = min(SLOW_COORDS, d)
+        _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, 0, slow, 0, two)
+        if schedule == 3 and slow < d:
+            _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, slow, d, 1, two)
+    elif schedule == 2:
         for q in range(d):
             uq = U[i, q]
             vq = V[j, q]
@@ -93,9 +105,36 @@ def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, ti
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, lo, hi, acc, two):
+    """LibMF's AdaGrad on coordinates ``lo:hi`` of u_i and v_j: one accumulator per row and
+    range (column ``acc`` of ``g2u``, ``g2v``: the first SLOW_COORDS coordinates and the
+    rest), the step ``lr / sqrt(G)`` taken with it, then the mean squared gradient of the
+    range added to it."""
+    ru = lr / np.sqrt(g2u[i, acc])
+    rv = lr / np.sqrt(g2v[j, acc])
+    su = ru - ru
+    sv = su
+    for q in range(lo, hi):
+        uq = U[i, q]
+        vq = V[j, q]
+        gu = g * vq + two * lam_u * uq
+        gv = g * uq + two * lam_v * vq
+        su += gu * gu
+        sv += gv * gv
+        U[i, q] = uq - ru * gu
+        V[j, q] = vq - rv * gv
+    g2u[i, acc] += su / (hi - lo)
+    g2v[j, acc] += sv / (hi - lo)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _bias_step(b, idx, g, lam, g2b, lr, schedule, two, tiny):
     """The same step for the bias ``b[idx]`` with the penalty lam b^2."""
-    if schedule == 2:
+    if schedule >= 3:
+        gb = g + two * lam * b[idx]
+        b[idx] -= lr * gb / np.sqrt(g2b[idx])
+        g2b[idx] += gb * gb
+    elif schedule == 2:
         gb = g + two * lam * b[idx]
         g2b[idx] += gb * gb
         b[idx] -= lr * gb / np.sqrt(g2b[idx] + tiny)
@@ -255,7 +294,19 @@ def _sgd_gravity_rows(X, G, w0, lr, g2x, schedule, x_weights, bounds):
         for r in range(hi - lo):
             i = lo + r
             ci = c * dt(x_weights[i]) if weighted else c
-            if schedule == 2:
+            if schedule >= 3:
+                slow = min(SLOW_COORDS, k)
+                for acc, a0, a1 in ((0, 0, slow), (1, slow, k)):
+                    if a1 <= a0 or (acc == 1 and schedule != 3):
+                        continue
+                    rate = lr / np.sqrt(g2x[i, acc])
+                    sq = dt(0)
+                    for a in range(a0, a1):
+                        g = ci * XG[r, a]
+                        sq += g * g
+                        X[i, a] -= rate * g
+                    g2x[i, acc] += sq / (a1 - a0)
+            elif schedule == 2:
                 for a in range(k):
                     g = ci * XG[r, a]
                     g2x[i, a] += g * g

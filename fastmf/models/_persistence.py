@@ -142,10 +142,12 @@ def _factor_array(z, path, name, rows=None, cols=None):
     return arr
 
 
-def _optimizer(z, path, U, m, n):
-    """SGD's AdaGrad accumulators (non-negative, the factors' shapes and dtype)."""
-    state = {"g2u": _factor_array(z, path, "optimizer__g2u", m, U.shape[1]),
-             "g2v": _factor_array(z, path, "optimizer__g2v", n, U.shape[1]),
+def _optimizer(z, path, U, m, n, schedule):
+    """SGD's AdaGrad accumulators (non-negative, the factors' dtype; the factors' shapes,
+    or two columns for ``schedule`` 'adagrad_rows')."""
+    cols = 2 if schedule == "adagrad_rows" else U.shape[1]
+    state = {"g2u": _factor_array(z, path, "optimizer__g2u", m, cols),
+             "g2v": _factor_array(z, path, "optimizer__g2v", n, cols),
              "g2ub": _vector(z, path, "optimizer__g2ub", m),
              "g2vb": _vector(z, path, "optimizer__g2vb", n)}
     for name, arr in state.items():
@@ -271,7 +273,8 @@ def _load(path):
                 model._seen = seen
                 model._seen_values = values
             if "optimizer__g2u" in z.files:
-                model._optimizer = _optimizer(z, path, U, m, n)
+                schedule = (model.resolved_params_ or {}).get("lr_schedule")
+                model._optimizer = _optimizer(z, path, U, m, n, schedule)
         if "extra__history" in z.files:
             try:
                 history = json.loads(str(z["extra__history"]))

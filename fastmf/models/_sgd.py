@@ -7,8 +7,9 @@ import numpy as np
 
 from ..core import _interrupts as interrupts
 from ..core import _validation as v
-from .._kernels.sgd import SCHEDULES
+from .._kernels.sgd import SGD_SCHEDULES
 from ._base import OBJECTIVE_CONSTRAINTS, FactorModel, Run
+from ._defaults import _is_auto
 from ..core._params import Auto, Int, Options, Real
 from ._persistence import register_model
 from ._scoring import fitting
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 
 UNOBSERVED = ("gravity", "negative_sampling")
+#: the step of lr_schedule='adagrad_rows' when lr is 'auto' (LibMF's default eta)
+LIBMF_ETA = 0.1
 ENTRY_ORDERS = ("shuffled", "by_row")
 
 
@@ -61,9 +64,15 @@ class SGD(FactorModel):
     lr : float or 'auto', default 'auto'
         Step size. 'auto': 0.05 with AdaGrad for implicit feedback, ``0.01 / std(ratings)``
         with a constant step for ratings.
-    lr_schedule : {'constant', 'inverse', 'adagrad', 'auto'}, default 'auto'
+    lr_schedule : {'constant', 'inverse', 'adagrad', 'adagrad_rows', 'auto'}, default 'auto'
         'inverse': ``lr / (1 + lr_decay * epoch)``; 'adagrad': per-coordinate steps
-        ``lr / sqrt(sum of squared gradients)``. 'auto': 'adagrad' for implicit feedback,
+        ``lr / sqrt(sum of squared gradients)``. 'adagrad_rows': LibMF's AdaGrad, with
+        ``lr`` as LibMF's ``eta`` (``'auto'``: 0.1, LibMF's default): one step size per
+        row for its first 8 coordinates and one for the rest, each ``lr / sqrt(G)`` with G
+        starting at 1 and adding the mean squared gradient of those coordinates; the
+        first epoch of a fit moves only the first 8 coordinates; and the steps are taken
+        as if the targets were divided by their standard deviation (as LibMF divides
+        them; 1 when they are all equal). 'auto': 'adagrad' for implicit feedback,
         'constant' for ratings.
     lr_decay : float, default 0.0
     epochs : int, default 20
@@ -114,7 +123,7 @@ class SGD(FactorModel):
     _parameter_constraints = {
         **OBJECTIVE_CONSTRAINTS,
         "lr": Auto(Real(0, low_open=True)),
-        "lr_schedule": Auto(Options(tuple(SCHEDULES))),
+        "lr_schedule": Auto(Options(tuple(SGD_SCHEDULES))),
         "lr_decay": Real(0),
         "epochs": Int(0),
         "unobserved": Options(UNOBSERVED),
@@ -126,7 +135,8 @@ class SGD(FactorModel):
 
     def __init__(self, factors: int = 64, *, kind: Literal["implicit", "ratings"] = "implicit",
                  lr: float | Literal["auto"] = "auto",
-                 lr_schedule: Literal["constant", "inverse", "adagrad", "auto"] = "auto",
+                 lr_schedule: Literal["constant", "inverse", "adagrad", "adagrad_rows",
+                                      "auto"] = "auto",
                  lr_decay: float = 0.0, epochs: int = 20,
                  unobserved: Literal["gravity", "negative_sampling"] = "gravity",
                  negatives: int = 5, gravity_steps: int = 8, init_scale: float = 0.1,
@@ -248,6 +258,8 @@ class SGD(FactorModel):
 
     def _resolve(self, p, csr):
         p = super()._resolve(p, csr)
+        if p.lr_schedule == "adagrad_rows" and _is_auto(self.lr):
+            p.lr = LIBMF_ETA
         p.entry_order = resolve_entry_order(p.entry_order, csr.shape, p.factors,
                                             np.dtype(p.dtype).itemsize)
         return p

@@ -8,8 +8,9 @@ from ..core import _validation as v
 from .._kernels.loss import _loss_weighted
 from .._kernels.partition import _balanced_chunks
 from .._kernels.shared import CsrRows
-from .._kernels.sgd import (SCHEDULES, EpochAccumulators, EpochEntries, EpochFactors,
-                            EpochPenalties, _sgd_epoch_hogwild, _sgd_gravity_rows)
+from .._kernels.sgd import (ROWS_SLOW_ONLY, SGD_SCHEDULES, SLOW_COORDS, EpochAccumulators,
+                            EpochEntries, EpochFactors, EpochPenalties, _sgd_epoch_hogwild,
+                            _sgd_gravity_rows)
 from ..core._threads import gram as threaded_gram
 from ..core._threads import n_chunks_for
 
@@ -132,11 +133,16 @@ class Epochs:
             self.U, self.V, ub, vb, self.mu = start
             self.ub = np.zeros(m, dtype) if ub is None else ub
             self.vb = np.zeros(n, dtype) if vb is None else vb
-        adagrad = model.lr_schedule == "adagrad"
-        self.g2u = np.zeros_like(self.U) if adagrad else np.zeros((1, 1), dtype)
-        self.g2v = np.zeros_like(self.V) if adagrad else np.zeros((1, 1), dtype)
-        self.g2ub = np.zeros(m if adagrad else 1, dtype)
-        self.g2vb = np.zeros(n if adagrad else 1, dtype)
+        # 'adagrad_rows' (LibMF's AdaGrad) runs as if the targets were divided by their
+        # spread s, as LibMF divides them: accumulators from 4 s^3 and steps lr sqrt(s) in
+        # fastmf's units (its gradients are twice LibMF's)
+        self.rows_scale = 1.0
+        if model.lr_schedule == "adagrad_rows":
+            weights, targets = w.weights_and_targets(csr)
+            spread = float(np.std(targets)) if targets.size else 0.0
+            self.rows_scale = spread if spread > 1e-4 else 1.0
+        self.g2u, self.g2v, self.g2ub, self.g2vb = accumulators(
+            model.lr_schedule, m, n, d, dtype, 4.0 * self.rows_scale ** 3)
 
         row_nnz = csr.row_nnz()
         col_nnz = np.bincount(csr.indices[:csr.nnz], minlength=n)
@@ -170,7 +176,7 @@ class Epochs:
         (self.g_rows, self.g_cols, self.g_vals, self.block_ptr,
          self.grid) = entry_grid(csr, rows, rng, d, np.dtype(dtype).itemsize)
         del rows
-        self.schedule = SCHEDULES[model.lr_schedule]
+        self.schedule = SGD_SCHEDULES[model.lr_schedule]
         # 'by_row': the entries stay as entry_grid leaves them, each block sorted by row
         order = resolve_entry_order(getattr(model, "entry_order", "shuffled"), csr.shape, d,
                                     np.dtype(dtype).itemsize)
@@ -186,7 +192,7 @@ class Epochs:
         model = self.model
         if model.lr_schedule == "inverse":
             return model.lr / (1.0 + model.lr_decay * epoch)
-        return model.lr
+        return model.lr * np.sqrt(self.rows_scale)
 
     def epoch(self, epoch, stop=None):
         """Run epoch number ``epoch`` (0-based; it sets the step of the 'inverse'
@@ -195,6 +201,9 @@ class Epochs:
         model = self.model
         U, V = self.U, self.V
         lr = self.lr(epoch)
+        # LibMF's AdaGrad moves only the first coordinates in the first epoch of a fit
+        schedule = (ROWS_SLOW_ONLY if self.schedule == SGD_SCHEDULES["adagrad_rows"]
+                    and epoch == 0 and self.user_share is None else self.schedule)
         order = block_order(self.rng, self.grid)
         seeds = self.rng.integers(1, 2**63 - 1, self.block_ptr.shape[0] - 1,
                                   dtype=np.uint64)
@@ -218,22 +227,21 @@ class Epochs:
                 _sgd_epoch_hogwild(entries, np.ascontiguousarray(piece), self.shuffle, factors,
                                    accumulators, self.mu, self.kargs, penalties,
                                    self.gravity, self.negatives, model.biases, lr,
-                                   self.schedule, seeds)
+                                   schedule, seeds)
             if self.gravity and self.w0_items is not None:
                 # users: V^T diag(w0) V; items: w0_j U^T U, the weights applied per row
                 w0i = self.w0_items
                 xv = w0i if self.item_share is None else w0i * self.item_share
-                _gravity_step(U, V, 1.0 / parts, lr, self.g2u, self.schedule,
+                _gravity_step(U, V, 1.0 / parts, lr, self.g2u, schedule,
                               y_weights=w0i, x_weights=self.user_share)
-                _gravity_step(V, U, 1.0 / parts, lr, self.g2v, self.schedule,
-                              x_weights=xv)
+                _gravity_step(V, U, 1.0 / parts, lr, self.g2v, schedule, x_weights=xv)
             elif self.gravity:
                 w0_part = self.w0 / parts
-                _gravity_step(U, V, w0_part, lr, self.g2u, self.schedule,
+                _gravity_step(U, V, w0_part, lr, self.g2u, schedule,
                               x_weights=self.user_share)
-                _gravity_step(V, U, w0_part, lr, self.g2v, self.schedule,
+                _gravity_step(V, U, w0_part, lr, self.g2v, schedule,
                               x_weights=self.item_share)
-        penalty_steps(self, lr)
+        penalty_steps(self, lr, schedule)
         return True
 
     def state(self):
@@ -255,6 +263,20 @@ class Epochs:
 SLICE_ENTRIES = 1 << 19
 
 
+def accumulators(schedule, m, n, d, dtype, start=1.0):
+    """AdaGrad's accumulators (g2u, g2v, g2ub, g2vb) for a schedule: per coordinate from 0
+    ('adagrad'); per row, one for the first SLOW_COORDS coordinates and one for the rest,
+    from ``start`` ('adagrad_rows'); else placeholders."""
+    if schedule == "adagrad":
+        return (np.zeros((m, d), dtype), np.zeros((n, d), dtype), np.zeros(m, dtype),
+                np.zeros(n, dtype))
+    if schedule == "adagrad_rows":
+        return (np.full((m, 2), start, dtype), np.full((n, 2), start, dtype),
+                np.full(m, start, dtype), np.full(n, start, dtype))
+    return (np.zeros((1, 1), dtype), np.zeros((1, 1), dtype), np.zeros(1, dtype),
+            np.zeros(1, dtype))
+
+
 def _pieces(blocks, block_ptr):
     """``blocks`` (an epoch's block order) cut, in order, into runs of at most about
     SLICE_ENTRIES entries."""
@@ -267,23 +289,41 @@ def _pieces(blocks, block_ptr):
     return [p for p in np.split(blocks, np.unique(cuts)) if p.size]
 
 
-def penalty_steps(run, lr):
-    """The penalty steps of the rows and columns without entries of an epoch's state."""
-    adagrad = run.schedule == SCHEDULES["adagrad"]
+def penalty_steps(run, lr, schedule=None):
+    """The penalty steps of the rows and columns without entries of an epoch's state (with
+    the epoch's schedule code ``schedule``; the state's own by default)."""
+    schedule = run.schedule if schedule is None else schedule
+    adagrad = schedule >= SGD_SCHEDULES["adagrad"]
     for rows, X, Xb, lam, g2, g2b in (
             (run.empty_rows, run.U, run.ub, run.lam_rows, run.g2u, run.g2ub),
             (run.empty_cols, run.V, run.vb, run.lam_cols, run.g2v, run.g2vb)):
         if rows.size:
             _penalty_step(rows, X, Xb, lam, lr, g2 if adagrad else None,
-                          g2b if adagrad else None)
+                          g2b if adagrad else None, schedule)
 
 
-def _penalty_step(rows, X, Xb, lam, lr, g2, g2b):
+def _penalty_step(rows, X, Xb, lam, lr, g2, g2b, schedule=SGD_SCHEDULES["adagrad"]):
     """One step on the penalty lam_i (||x_i||^2 + b_i^2) of the given rows (rows without
     entries, which the entry kernel never visits; their factors decay towards the
-    penalty's minimum, zero). Per-coordinate steps when ``g2`` (AdaGrad) is given."""
+    penalty's minimum, zero). AdaGrad steps when ``g2`` is given: per coordinate, or
+    LibMF's (``schedule`` 3 or 4, see ``fastmf._kernels.sgd._rows_step``)."""
     dt = X.dtype.type
     two_lam = dt(2) * lam[rows]
+    if g2 is not None and schedule >= SGD_SCHEDULES["adagrad_rows"]:
+        d = X.shape[1]
+        slow = min(SLOW_COORDS, d)
+        x, acc = X[rows], g2[rows]
+        for col, lo, hi in ((0, 0, slow), (1, slow, d)):
+            if hi <= lo or (col == 1 and schedule == ROWS_SLOW_ONLY):
+                continue
+            g = two_lam[:, None] * x[:, lo:hi]
+            x[:, lo:hi] -= dt(lr) * g / np.sqrt(acc[:, col:col + 1])
+            acc[:, col] += np.mean(g * g, axis=1)
+        X[rows], g2[rows] = x, acc
+        gb = two_lam * Xb[rows]
+        Xb[rows] -= dt(lr) * gb / np.sqrt(g2b[rows])
+        g2b[rows] += gb * gb
+        return
     for x, acc in ((X[rows], None if g2 is None else g2[rows]),
                    (Xb[rows][:, None], None if g2b is None else g2b[rows][:, None])):
         g = two_lam[:, None] * x
@@ -321,7 +361,7 @@ def _gravity_step(X, Y, w0, lr, g2x, schedule, y_weights=None, x_weights=None):
     only the other rows are stepped."""
     if x_weights is not None and np.count_nonzero(x_weights) < X.shape[0] // 2:
         rows = np.flatnonzero(x_weights)
-        adagrad = schedule == SCHEDULES["adagrad"]
+        adagrad = schedule >= SGD_SCHEDULES["adagrad"]
         Xs, gs = X[rows], g2x[rows] if adagrad else g2x
         _gravity_step(Xs, Y, w0, lr, gs, schedule, y_weights, x_weights[rows])
         X[rows] = Xs
