@@ -83,9 +83,34 @@ def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, ti
     or 4 (see :func:`_rows_step`), else a plain step of ``lr``."""
     if schedule >= 3:
         slow = min(SLOW_COORDS, d)
-        _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, 0, slow, 0, two)
-        if schedule == 3 and slow < d:
-            _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, slow, d, 1, two)
+        top = d if schedule == 3 else slow
+        ru0 = lr / np.sqrt(g2u[i, 0])
+        rv0 = lr / np.sqrt(g2v[j, 0])
+        ru1 = lr / np.sqrt(g2u[i, 1])
+        rv1 = lr / np.sqrt(g2v[j, 1])
+        one = ru0 - ru0 + 1
+        su0 = ru0 - ru0
+        su1 = su0
+        sv0 = su0
+        sv1 = su0
+        # one loop over both ranges (selects instead of branches, so that it vectorizes)
+        for q in range(top):
+            f = one if q < slow else one - one
+            uq = U[i, q]
+            vq = V[j, q]
+            gu = g * vq + two * lam_u * uq
+            gv = g * uq + two * lam_v * vq
+            su0 += f * gu * gu
+            su1 += (one - f) * gu * gu
+            sv0 += f * gv * gv
+            sv1 += (one - f) * gv * gv
+            U[i, q] = uq - (ru1 + f * (ru0 - ru1)) * gu
+            V[j, q] = vq - (rv1 + f * (rv0 - rv1)) * gv
+        g2u[i, 0] += su0 / slow
+        g2v[j, 0] += sv0 / slow
+        if top > slow:
+            g2u[i, 1] += su1 / (top - slow)
+            g2v[j, 1] += sv1 / (top - slow)
     elif schedule == 2:
         for q in range(d):
             uq = U[i, q]
