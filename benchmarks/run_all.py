@@ -94,9 +94,10 @@ def schedule_section(text):
     return [("## SGD's entry orders and LibMF against time (MovieLens 100K ratings and "
              "synthetic 5.7M ratings)"), "",
             ("One objective for all (squared error + reg 0.05 per update, no biases, d = 64, "
-             "AdaGrad, float32, 2 threads), scored from each method's factors; each step "
-             "chosen as the one reaching 1.02x fastmf's lowest objective first, interior of "
-             "its grid; medians of 3 runs taking turns (benchmarks/sgd_schedule.py)."),
+             "AdaGrad (fastmf's per coordinate, or LibMF's: lr_schedule='adagrad_rows'), "
+             "float32, 2 threads), scored from each method's factors; each step chosen as "
+             "the one reaching 1.02x fastmf's lowest objective first, interior of its grid; "
+             "medians of 3 runs taking turns (benchmarks/sgd_schedule.py)."),
             "", "```", text.strip(), "```", ""]
 
 
