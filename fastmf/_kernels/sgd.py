@@ -79,8 +79,12 @@ def _shuffle_block(rows, cols, values, start, stop, state):
 def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, tiny):
     """The step of u_i and v_j on a loss of <u_i, v_j> whose derivative is ``g``, plus the
     penalties lam_u |u_i|^2 + lam_v |v_j|^2 (old values used on both sides): AdaGrad with
-    the accumulators ``g2u``, ``g2v`` when ``schedule`` is 2, LibMF's AdaGrad when it is 3
-    or 4 (see :func:`_rows_step`), else a plain step of ``lr``."""
+    the accumulators ``g2u``, ``g2v`` when ``schedule`` is 2, else a plain step of ``lr``.
+
+    Schedules 3 and 4 are LibMF's AdaGrad: one accumulator per row and range (column 0 of
+    ``g2u``, ``g2v`` for the first SLOW_COORDS coordinates, column 1 for the rest), the
+    step ``lr / sqrt(G)`` taken with it, then the mean squared gradient of the range added
+    to it; schedule 4 (a fit's first epoch) moves the first range only."""
     if schedule >= 3:
         slow = min(SLOW_COORDS, d)
         top = d if schedule == 3 else slow
@@ -127,29 +131,6 @@ def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, ti
             vq = V[j, q]
             U[i, q] = uq - lr * (g * vq + two * lam_u * uq)
             V[j, q] = vq - lr * (g * uq + two * lam_v * vq)
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _rows_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, lo, hi, acc, two):
-    """LibMF's AdaGrad on coordinates ``lo:hi`` of u_i and v_j: one accumulator per row and
-    range (column ``acc`` of ``g2u``, ``g2v``: the first SLOW_COORDS coordinates and the
-    rest), the step ``lr / sqrt(G)`` taken with it, then the mean squared gradient of the
-    range added to it."""
-    ru = lr / np.sqrt(g2u[i, acc])
-    rv = lr / np.sqrt(g2v[j, acc])
-    su = ru - ru
-    sv = su
-    for q in range(lo, hi):
-        uq = U[i, q]
-        vq = V[j, q]
-        gu = g * vq + two * lam_u * uq
-        gv = g * uq + two * lam_v * vq
-        su += gu * gu
-        sv += gv * gv
-        U[i, q] = uq - ru * gu
-        V[j, q] = vq - rv * gv
-    g2u[i, acc] += su / (hi - lo)
-    g2v[j, acc] += sv / (hi - lo)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

@@ -117,16 +117,15 @@ _gram_pool = {"pool": None}
 _GRAM_POOL_LOCK = threading.Lock()
 
 
-def _gram_threads(pool_size):
-    """A thread pool for Gram blocks, made once (starting threads at every product cost
-    more than the small products take)."""
+def _gram_threads():
+    """The thread pool for Gram blocks, made once with Numba's thread limit (starting
+    threads at every product cost more than the small products take)."""
     with _GRAM_POOL_LOCK:
-        pool = _gram_pool["pool"]
-        if pool is None or pool._max_workers < pool_size:
+        if _gram_pool["pool"] is None:
             from concurrent.futures import ThreadPoolExecutor
-            pool = ThreadPoolExecutor(pool_size, thread_name_prefix="fastmf-gram")
-            _gram_pool["pool"] = pool
-        return pool
+            _gram_pool["pool"] = ThreadPoolExecutor(numba.config.NUMBA_NUM_THREADS,
+                                                    thread_name_prefix="fastmf-gram")
+        return _gram_pool["pool"]
 
 
 def gram(Y, weights=None):
@@ -157,7 +156,7 @@ def gram(Y, weights=None):
         # ``threads`` tasks, each a run of consecutive blocks
         runs = [range(blocks * t // threads, blocks * (t + 1) // threads)
                 for t in range(threads)]
-        pool = _gram_threads(numba.config.NUMBA_NUM_THREADS)
+        pool = _gram_threads()
         parts = [p for run in pool.map(lambda r: [part(b) for b in r], runs) for p in run]
     total = parts[0]
     for p in parts[1:]:

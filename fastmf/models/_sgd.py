@@ -100,8 +100,8 @@ class SGD(FactorModel):
         with few blocks a fixed order comes close to one fixed pass over the data, which
         stalls at a higher objective. 'auto': 'by_row' when the grid has at least 256
         blocks, else 'shuffled' (a block spans 1,024 rows and 1,024 columns at d = 64 in
-        float32: 16,384 x 16,384 or 262,144 x 1,024 reach 256). ``benchmarks/sgd_schedule.py`` measures both
-        orders against time.
+        float32: 16,384 x 16,384 or 262,144 x 1,024 reach 256).
+        ``benchmarks/sgd_schedule.py`` measures both orders against time.
     w0, alpha, confidence, epsilon, target, row_weights, col_weights, reg, reg_exponent,
     biases, popularity_exponent, dtype, num_threads, random_state
         As in :class:`fastmf.WALS` (``biases`` needs ``w0 = 0``).

@@ -45,6 +45,8 @@ def resolve_entry_order(entry_order, shape, k, itemsize):
         return entry_order
     n_ub, n_ib = grid_shape(shape, k, itemsize)
     return "by_row" if n_ub * n_ib >= BY_ROW_MIN_BLOCKS else "shuffled"
+
+
 # Bytes of products a chunk of a Gram step forms at once (bounded scratch per thread), and
 # the fewest rows a chunk has when there are enough.
 _GRAVITY_BYTES = 1 << 20
@@ -138,7 +140,7 @@ class Epochs:
         # fastmf's units (its gradients are twice LibMF's)
         self.rows_scale = 1.0
         if model.lr_schedule == "adagrad_rows":
-            weights, targets = w.weights_and_targets(csr)
+            targets = w.weights_and_targets(csr)[1]
             spread = float(np.std(targets)) if targets.size else 0.0
             self.rows_scale = spread if spread > 1e-4 else 1.0
         self.g2u, self.g2v, self.g2ub, self.g2vb = accumulators(
@@ -306,7 +308,7 @@ def _penalty_step(rows, X, Xb, lam, lr, g2, g2b, schedule=SGD_SCHEDULES["adagrad
     """One step on the penalty lam_i (||x_i||^2 + b_i^2) of the given rows (rows without
     entries, which the entry kernel never visits; their factors decay towards the
     penalty's minimum, zero). AdaGrad steps when ``g2`` is given: per coordinate, or
-    LibMF's (``schedule`` 3 or 4, see ``fastmf._kernels.sgd._rows_step``)."""
+    LibMF's (``schedule`` 3 or 4, see ``fastmf._kernels.sgd._factor_step``)."""
     dt = X.dtype.type
     two_lam = dt(2) * lam[rows]
     if g2 is not None and schedule >= SGD_SCHEDULES["adagrad_rows"]:
