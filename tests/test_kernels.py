@@ -47,14 +47,14 @@ def _setup(weighting, dtype, *, reg=0.1, reg_exponent=0.0, biases=False, int64=F
     return A, csr, w, X0, Y, offsets, lam, ref_kw
 
 
-def _call(solver, csr, w, X, Y, offsets, lam, cg_steps=3):
+def _call(solver, csr, w, X, Y, offsets, lam, cg_steps=3, block_nnz=12):
     gram = (w.w0 * (Y.T @ Y)).astype(X.dtype)
     kargs = w.kernel_args(csr.shape, False, X.dtype)
     rows = CsrRows(csr.indptr, csr.indices, csr.data)
     max_nnz = max(1, int(csr.row_nnz().max()))
     chunks = _balanced_chunks(csr.indptr, X.shape[1], 4)
-    # A small block budget, so that blocks of several sizes (and lone rows) occur.
-    block_nnz = max(max_nnz, 12)
+    # A small block budget (12 by default), so that blocks of several sizes and lone rows
+    # occur; below the longest row, that row goes alone with scratch of its own size.
     if solver == "cg":
         _wals_rows_cg(rows, X, Y, offsets, gram, lam, kargs, cg_steps, block_nnz, chunks,
                       np.zeros(0))
@@ -79,10 +79,12 @@ def test_cholesky_rows_match_dense_solve(weighting, dtype):
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cg_steps", [1, 3])
-def test_cg_rows_match_dense_cg(weighting, dtype, cg_steps):
+@pytest.mark.parametrize("block_nnz", [2, 12])
+def test_cg_rows_match_dense_cg(weighting, dtype, cg_steps, block_nnz):
     A, csr, w, X0, Y, offsets, lam, ref_kw = _setup(weighting, dtype, biases=True)
+    assert csr.row_nnz().max() > 2  # some rows longer than the smaller block budget
     X = X0.copy()
-    _call("cg", csr, w, X, Y, offsets, lam, cg_steps=cg_steps)
+    _call("cg", csr, w, X, Y, offsets, lam, cg_steps=cg_steps, block_nnz=block_nnz)
     ref = cg_rows(A, X0.astype(float), Y.astype(float), cg_steps=cg_steps, **ref_kw)
     tol = 1e-8 if dtype == np.float64 else 2e-3
     np.testing.assert_allclose(X, ref, rtol=tol, atol=tol)

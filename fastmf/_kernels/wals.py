@@ -21,9 +21,14 @@ import numpy as np
 from numba import njit, prange
 
 from .loss import _row_terms
+from .prefetch import _prefetch_row_read
 from .shared import FASTMATH, _dot4
 from .weights import _row_coefficients, _row_coefficients_items
 
+
+# Nonzeros ahead whose rows of Y the first pass over a block prefetches: it gathers them
+# from beyond L2, the CG steps after it from L2.
+PREFETCH_AHEAD = 16
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _dot(a, b, k):
@@ -34,16 +39,25 @@ def _dot(a, b, k):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, zero, sv):
+def _sparse_update(start, nnz, indices, Y, v, cw, bw, bscale, cscale, out, k, zero, sv,
+                   prefetch_end):
     """out += sum_q (bscale * bw[q] + cscale * cw[q] * <y_q, v>) y_q over the row's nonzeros;
     sv[q] = <y_q, v>.
 
     Four nonzeros per step: their dot products are independent (so they overlap instead of
     waiting on one another) and ``out`` is loaded and stored once per four rows of Y.
+    The rows of Y of the nonzeros ``PREFETCH_AHEAD`` positions ahead (up to position
+    ``prefetch_end`` of ``indices``, past this row's end; 0 for none) are prefetched.
     """
     q = 0
     # Kept also in loss.py's _row_objective on purpose: here the axpy reuses the rows.
     while q + 4 <= nnz:
+        ahead = start + q + PREFETCH_AHEAD
+        if ahead + 4 <= prefetch_end:
+            _prefetch_row_read(Y, indices[ahead])
+            _prefetch_row_read(Y, indices[ahead + 1])
+            _prefetch_row_read(Y, indices[ahead + 2])
+            _prefetch_row_read(Y, indices[ahead + 3])
         y0 = Y[indices[start + q]]
         y1 = Y[indices[start + q + 1]]
         y2 = Y[indices[start + q + 2]]
@@ -80,9 +94,9 @@ CG_BLOCK = 64
 CG_BLOCK_BYTES = 1 << 20
 
 
-def cg_block_nnz(max_row_nnz, k, itemsize):
-    """Nonzeros a CG block may gather (the per-chunk scratch size)."""
-    return max(1, max_row_nnz, CG_BLOCK_BYTES // (k * itemsize))
+def cg_block_nnz(k, itemsize):
+    """Nonzeros a CG block of several rows may gather (a longer row goes alone)."""
+    return max(1, CG_BLOCK_BYTES // (k * itemsize))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -122,7 +136,8 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
                 rr[a] = -(rr[a] + lam_i * xr[a])
         start = indptr[i]
         _sparse_update(start, indptr[i + 1] - start, indices, Y, xr, cw[start - base:],
-                       bw[start - base:], one, -one, rr, k, zero, sx[start - base:])
+                       bw[start - base:], one, -one, rr, k, zero, sx[start - base:],
+                       indptr[i0 + nb])
         rs[r] = _dot(rr, rr, k)
         active[r] = rs[r] > 1e-20
         pr = P[r]
@@ -147,7 +162,7 @@ def _cg_block(i0, nb, indptr, indices, X, Y, gram, gscale, scale_rows, lam, cg_s
                     apr[a] += lam_i * pr[a]
             start = indptr[i]
             _sparse_update(start, indptr[i + 1] - start, indices, Y, pr, cw[start - base:],
-                           bw[start - base:], zero, one, apr, k, zero, sp[start - base:])
+                           bw[start - base:], zero, one, apr, k, zero, sp[start - base:], 0)
             pap = _dot(pr, apr, k)
             if not pap > 0:
                 active[r] = False
@@ -186,7 +201,7 @@ def _wals_rows_cg(csr, X, Y, offsets, gram, lam, weighting, cg_steps, block_nnz,
     system matrix are matrix-free. ``chunks`` holds row-range boundaries of about equal
     work (see :func:`_balanced_chunks`); each chunk gets its own scratch and walks its rows
     in blocks of at most ``CG_BLOCK`` rows and ``block_nnz`` nonzeros (a longer row goes
-    alone; ``block_nnz`` must be at least the longest row, see :func:`cg_block_nnz`).
+    alone; see :func:`cg_block_nnz`).
 
     When ``loss`` is not empty (one float64 slot per chunk), chunk c also adds to
     ``loss[c]`` its solved rows' shares of the objective (see ``_row_objective``).
@@ -204,18 +219,21 @@ def _wals_rows_cg(csr, X, Y, offsets, gram, lam, weighting, cg_steps, block_nnz,
     B = CG_BLOCK
     track = loss.shape[0] > 0
     for c in prange(chunks.shape[0] - 1):
+        i0 = chunks[c]
+        stop = chunks[c + 1]
+        scratch = block_nnz  # room for a block, or for the chunk's longest row alone
+        for i in range(i0, stop):
+            scratch = max(scratch, indptr[i + 1] - indptr[i])
         Xb = np.empty((B, k), dtype=X.dtype)
         R = np.empty((B, k), dtype=X.dtype)
         P = np.empty((B, k), dtype=X.dtype)
         AP = np.empty((B, k), dtype=X.dtype)
         rs = np.empty(B, dtype=X.dtype)
         active = np.empty(B, dtype=np.bool_)
-        cw = np.empty(block_nnz, dtype=X.dtype)
-        bw = np.empty(block_nnz, dtype=X.dtype)
-        sx = np.empty(block_nnz, dtype=X.dtype)
-        sp = np.empty(block_nnz, dtype=X.dtype)
-        i0 = chunks[c]
-        stop = chunks[c + 1]
+        cw = np.empty(scratch, dtype=X.dtype)
+        bw = np.empty(scratch, dtype=X.dtype)
+        sx = np.empty(scratch, dtype=X.dtype)
+        sp = np.empty(scratch, dtype=X.dtype)
         while i0 < stop:
             base = indptr[i0]
             nb = 1

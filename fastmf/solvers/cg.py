@@ -15,7 +15,7 @@ class CGSolver(RowSolver):
     kernels = (_wals_rows_cg,)
 
     def prepare(self, side):
-        side.block_nnz = cg_block_nnz(side.max_nnz, side.k, side.dtype.itemsize)
+        side.block_nnz = cg_block_nnz(side.k, side.dtype.itemsize)
         return side
 
     def entry_work(self, k):
