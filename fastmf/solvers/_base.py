@@ -159,8 +159,11 @@ def half_sweep(solver, side, weighting, X, Xb, Y, Yb, global_mean=0.0, fold_in=F
 # While Ctrl-C is deferred (a fit in the main thread), a half-sweep runs as several kernel
 # calls of at most about this much work per thread (stored entries x d multiply-adds, see
 # RowSolver.entry_work), so that a Ctrl-C is taken within a fraction of a second even on a
-# loaded machine. Each row's solve is the same either way.
-SLICE_WORK = 1 << 26
+# loaded machine. Each row's solve is the same either way. Each call ends when its slowest
+# thread does: at 2^26 (calls of about 17 ms) a CG iteration on 100,000 x 20,000 with 5.7M
+# entries (d = 64, 2 threads) took 1.2x as long as in one call per half-sweep, at 2^28
+# (about 70 ms) as long.
+SLICE_WORK = 1 << 28
 # ... and each call gets at least this many chunks per thread, so that it keeps every
 # thread busy: slices of one chunk each (what a Cholesky half-sweep on 100,000 x 20,000
 # with 5.7M entries at d = 64 was cut into) ran on one thread, and an iteration took 1.8x
