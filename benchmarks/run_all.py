@@ -2,6 +2,7 @@
 
     FASTMF_DATA=../shared/datasets python benchmarks/run_all.py [--quick] [--threads N]
         [--kernels] [--thread-scaling] [--scale] [--losses] [--sgd-schedule]
+        [--wals-factors]
 
 Speed is measured side by side with the peers in one process (ratios are what to compare:
 the machines these run on are shared and noisy); see each script's docstring for its method.
@@ -10,7 +11,8 @@ The optional sections are long: --kernels runs the pytest-benchmark file
 16 cores), --scale runs scale.py (50M nonzeros), --losses runs losses_quality.py (every
 ranking loss and implicit's BPR tuned on two data sets, about 2 h on 2 cores),
 --sgd-schedule runs sgd_schedule.py (SGD's entry orders and LibMF against time, about 15
-min; native LibMF when $LIBMF_NATIVE names a build). With --quick every part runs small.
+min; native LibMF when $LIBMF_NATIVE names a build), --wals-factors runs wals_vs_implicit.py
+at 64 and 128 factors (about 15 min). With --quick every part runs small.
 
 The tuned-quality scripts (quality_ml100k.py, sgd_vs_peers.py) run as child processes of
 --peers-python (default: this interpreter), an environment holding the peers (implicit,
@@ -33,6 +35,7 @@ import peers
 import scale
 import serial_fraction
 import thread_scaling
+import wals_vs_implicit
 from _common import OUT_DIR, machine
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +104,21 @@ def schedule_section(text):
             "", "```", text.strip(), "```", ""]
 
 
+def wals_factors_section(quick):
+    """The RESULTS.md section of wals_vs_implicit.py at 64 and 128 factors."""
+    texts = []
+    # (implicit's Cholesky at 128 factors takes about half a minute per iteration: CG only)
+    for d, extra in (("64", ["--repeats", "5"]),
+                     ("128", ["--repeats", "3", "--no-tracked", "--solvers", "cg"])):
+        _, text = capture(wals_vs_implicit.main, ["--factors", d, *extra, *quick])
+        texts.append(text.strip())
+    return ["## WALS against implicit ALS at 64 and 128 factors", "",
+            ("benchmarks/wals_vs_implicit.py: seconds per iteration = (fit of 4 iterations - "
+             "fit of 1) / 3, 2 threads, medians of 5 (64 factors; CG and Cholesky) and 3 "
+             "(128 factors; CG)."),
+            "", "```", "\n\n".join(texts), "```", ""]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -113,6 +131,8 @@ def main(argv=None):
                    help="also run losses_quality.py (each ranking loss tuned, about 2 h)")
     p.add_argument("--sgd-schedule", action="store_true",
                    help="also run sgd_schedule.py (SGD's entry orders and LibMF, ~15 min)")
+    p.add_argument("--wals-factors", action="store_true",
+                   help="also run wals_vs_implicit.py at 64 and 128 factors (~15 min)")
     p.add_argument("--peers-python", default=sys.executable,
                    help="interpreter of an environment with implicit, LibMF and Surprise, "
                         "for the tuned-quality scripts (default: this one)")
@@ -201,6 +221,8 @@ def main(argv=None):
     if args.sgd_schedule:
         lines += schedule_section(run_script(args.peers_python, "sgd_schedule.py",
                                              ["--quick"] if args.quick else []))
+    if args.wals_factors:
+        lines += wals_factors_section(quick)
 
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
