@@ -3,8 +3,10 @@
 The Hogwild SGD kernels visit the entries of a block in random order, so the rows of
 ``U`` and ``V`` an entry touches are scattered: each is a cache miss that the hardware
 prefetcher cannot guess. The entry a few positions ahead is known, and asking for its rows
-early overlaps those misses with the current updates (LibMF's FPSGD does the same). A
-prefetch is only a hint: it changes no value.
+early overlaps those misses with the current updates (LibMF's FPSGD does the same). The
+first pass of WALS-CG over a block of rows likewise gathers rows of the fixed factors that
+are not in cache (the item side's user rows span far more than L2), and knows the next
+ones from the block's column indices. A prefetch is only a hint: it changes no value.
 """
 
 from llvmlite import ir

@@ -30,6 +30,7 @@ from .weights import _row_coefficients, _row_coefficients_items
 # from beyond L2, the CG steps after it from L2.
 PREFETCH_AHEAD = 16
 
+
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _dot(a, b, k):
     s = a[0] - a[0]  # zero of the array's float type (a literal 0 would be int64)
