@@ -92,7 +92,7 @@ def _factor_step(i, j, g, lam_u, lam_v, U, V, g2u, g2v, lr, schedule, d, two, ti
         rv0 = lr / np.sqrt(g2v[j, 0])
         ru1 = lr / np.sqrt(g2u[i, 1])
         rv1 = lr / np.sqrt(g2v[j, 1])
-        one = ru0 - ru0 + 1
+        one = two / two  # of the factors' float type (ru0 - ru0 + 1 would be float64)
         su0 = ru0 - ru0
         su1 = su0
         sv0 = su0
